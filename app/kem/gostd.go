@@ -2,8 +2,8 @@ package kem
 
 import (
 	"crypto/mlkem"
-	"crypto/rand"
 	"crypto/mlkem/mlkemtest"
+	"crypto/rand"
 	"fmt"
 )
 
