@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"time"
 )
 
 const (
@@ -33,14 +35,35 @@ var (
 	ErrTooLarge = errors.New("frame too large")
 	// ErrTruncated is returned when the stream ends inside a frame.
 	ErrTruncated = errors.New("connection closed in the middle of a frame")
+	// ErrSlow is returned when a frame does not arrive whole within the
+	// reader's frame timeout.
+	ErrSlow = errors.New("peer too slow")
 )
 
 // Reader reads frames from an io.Reader.
 type Reader struct {
-	r   io.Reader
-	max int
-	hdr [HeaderSize]byte
-	buf []byte
+	r       io.Reader
+	max     int
+	timeout time.Duration
+	hdr     [HeaderSize]byte
+	buf     []byte
+}
+
+// ReadDeadliner is implemented by net.Conn.
+type ReadDeadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// SetFrameTimeout makes every frame that has begun arrive whole within d of
+// its first byte; waiting for the first byte of a frame stays unbounded. This
+// cuts off a peer that dribbles a frame byte by byte without limiting how
+// long a connection may sit idle between frames. It takes effect only when
+// the underlying reader is a ReadDeadliner (a net.Conn); d <= 0 turns it off.
+// The reader then owns the read deadline: it clears it after each frame.
+func (r *Reader) SetFrameTimeout(d time.Duration) {
+	if _, ok := r.r.(ReadDeadliner); ok {
+		r.timeout = d
+	}
 }
 
 // NewReader returns a Reader that refuses payloads longer than max bytes
@@ -60,11 +83,44 @@ func (r *Reader) Max() int { return r.max }
 // read) it returns io.EOF; a stream that ends inside a frame gives an error
 // wrapping ErrTruncated.
 func (r *Reader) Next() ([]byte, error) {
-	if n, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
-		if err == io.EOF {
+	if r.timeout > 0 {
+		return r.nextWithTimeout()
+	}
+	return r.next(0)
+}
+
+func (r *Reader) nextWithTimeout() ([]byte, error) {
+	// Wait for the first byte with no deadline, then give the rest of the
+	// frame r.timeout.
+	if n, err := io.ReadFull(r.r, r.hdr[:1]); err != nil {
+		if err == io.EOF || n == 0 && errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, io.EOF
 		}
-		if err == io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	d := r.r.(ReadDeadliner)
+	if err := d.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {
+		return nil, err
+	}
+	p, err := r.next(1)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w: frame not complete %v after its first byte", ErrSlow, r.timeout)
+	}
+	if err2 := d.SetReadDeadline(time.Time{}); err == nil && err2 != nil {
+		err = err2
+	}
+	return p, err
+}
+
+// next reads the rest of a frame whose first have header bytes are already
+// in r.hdr.
+func (r *Reader) next(have int) ([]byte, error) {
+	if n, err := io.ReadFull(r.r, r.hdr[have:]); err != nil {
+		n += have
+		if err == io.EOF && n == 0 {
+			return nil, io.EOF
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, fmt.Errorf("%w (got %d of %d header bytes)", ErrTruncated, n, HeaderSize)
 		}
 		return nil, err
@@ -76,17 +132,46 @@ func (r *Reader) Next() ([]byte, error) {
 	if n > uint64(r.max) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, r.max)
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
-	}
-	p := r.buf[:n]
-	if got, err := io.ReadFull(r.r, p); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, fmt.Errorf("%w (got %d of %d payload bytes)", ErrTruncated, got, n)
+	if cap(r.buf) >= int(n) {
+		p := r.buf[:n]
+		if got, err := io.ReadFull(r.r, p); err != nil {
+			return nil, payloadErr(err, got, int(n))
 		}
-		return nil, err
+		return p, nil
 	}
-	return p, nil
+	return r.grow(int(n))
+}
+
+// growChunk is how much a Reader allocates ahead of the bytes that have
+// actually arrived, so that a peer that announces a large frame and sends
+// little of it makes the reader hold little memory.
+const growChunk = 32 << 10
+
+// grow reads an n-byte payload into a buffer that grows as bytes arrive.
+func (r *Reader) grow(n int) ([]byte, error) {
+	buf := r.buf[:0]
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			want := min(n, max(2*cap(buf), growChunk))
+			buf = append(buf[:cap(buf)], make([]byte, want-cap(buf))...)[:len(buf)]
+		}
+		m := min(n, cap(buf))
+		got, err := io.ReadFull(r.r, buf[len(buf):m])
+		buf = buf[:len(buf)+got]
+		if err != nil {
+			r.buf = buf[:0]
+			return nil, payloadErr(err, len(buf), n)
+		}
+	}
+	r.buf = buf
+	return buf, nil
+}
+
+func payloadErr(err error, got, n int) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%w (got %d of %d payload bytes)", ErrTruncated, got, n)
+	}
+	return err
 }
 
 // Release drops the reader's buffer, e.g. when a connection goes idle
