@@ -1,0 +1,191 @@
+package identity
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kemtcp/kemtcp/app/kem"
+)
+
+// privateKeySeeds are DER seeds for the private key fuzzers: every form of
+// every KEM, the RFC 9935 examples, its bad keys, and near misses.
+func privateKeySeeds(f *testing.F) [][]byte {
+	var out [][]byte
+	for _, alg := range kem.Algorithms() {
+		seed := countingSeed()
+		expanded, ek := keyMaterial(f, alg, seed)
+		oid := testOIDs[alg]
+		out = append(out,
+			oak{oid: oid, priv: choiceSeed(seed)}.der(),
+			oak{oid: oid, priv: choiceExpanded(expanded)}.der(),
+			oak{oid: oid, priv: choiceBoth(seed, expanded)}.der(),
+			oak{oid: oid, priv: seed}.der(),
+			oak{version: 1, oid: oid, priv: choiceSeed(seed), pub: ek, attrs: true}.der(),
+			oak{oid: oid, priv: choiceSeed(seed[:63])}.der(),
+		)
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "lamps", "*.priv"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, derOfPEM(f, data))
+	}
+	return append(out, nil, []byte{0x30, 0x00}, []byte{0x30, 0x80, 0x00, 0x00})
+}
+
+// checkReparse is the property of the private key fuzzers: an accepted key
+// re-marshals to the same key, in its own forms and in the seed form.
+func checkReparse(t *testing.T, k *PrivateKey) {
+	if k.Seed == nil && k.Expanded == nil {
+		t.Fatal("accepted a key with no key material")
+	}
+	if k.Seed != nil && len(k.Seed) != kem.SeedSize {
+		t.Fatalf("accepted a %d-byte seed", len(k.Seed))
+	}
+	data, err := k.MarshalPEM()
+	if err != nil {
+		t.Fatalf("accepted key does not marshal: %v", err)
+	}
+	k2, err := ParsePrivateKeyPEM(data)
+	if err != nil {
+		t.Fatalf("re-marshalled key does not parse: %v", err)
+	}
+	if k2.Algorithm != k.Algorithm || !bytes.Equal(k2.Seed, k.Seed) || !bytes.Equal(k2.Expanded, k.Expanded) {
+		t.Fatal("re-marshalled key differs")
+	}
+	if k.Seed != nil {
+		data, err := MarshalPrivateKeyPEM(k.Algorithm, k.Seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k3, err := ParsePrivateKeyPEM(data)
+		if err != nil {
+			t.Fatalf("seed form does not parse: %v", err)
+		}
+		if k3.Algorithm != k.Algorithm || !bytes.Equal(k3.Seed, k.Seed) || k3.Expanded != nil || k3.Form != FormSeed {
+			t.Fatal("seed form differs")
+		}
+	}
+}
+
+func FuzzParsePrivateKeyDER(f *testing.F) {
+	for _, s := range privateKeySeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		in := bytes.Clone(der)
+		k, err := ParsePrivateKeyDER(der)
+		if !bytes.Equal(in, der) {
+			t.Fatal("the parser changed its input")
+		}
+		if err != nil {
+			if k != nil {
+				t.Fatal("key and error")
+			}
+			return
+		}
+		checkReparse(t, k)
+	})
+}
+
+func FuzzParsePrivateKeyPEM(f *testing.F) {
+	for _, s := range privateKeySeeds(f) {
+		f.Add(pemOf("PRIVATE KEY", s))
+	}
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nMAA=\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte("junk\n-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n-----BEGIN X-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := ParsePrivateKeyPEM(data)
+		if err != nil {
+			return
+		}
+		checkReparse(t, k)
+	})
+}
+
+func FuzzParsePublicKeyDER(f *testing.F) {
+	for _, alg := range kem.Algorithms() {
+		_, ek := keyMaterial(f, alg, countingSeed())
+		f.Add(spki(testOIDs[alg], ek))
+		f.Add(spki(testOIDs[alg], notReducedEK(ek)))
+	}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		alg, ek, err := ParsePublicKeyDER(der)
+		if err != nil {
+			return
+		}
+		data, err := MarshalPublicKeyPEM(alg, ek)
+		if err != nil {
+			t.Fatalf("accepted key does not marshal: %v", err)
+		}
+		alg2, ek2, err := ParsePublicKeyPEM(data)
+		if err != nil || alg2 != alg || !bytes.Equal(ek, ek2) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+func FuzzParseKnownHosts(f *testing.F) {
+	fp := Fingerprint([]byte("kemtcp"))
+	f.Add("# comment\n\nexample.com:9000 ML-KEM-768 " + fp + "\n")
+	f.Add("[2001:db8::1]:9000\t768\t" + fp + " # c\r\n10.0.0.1:1 mlkem1024 " + fp)
+	f.Add("a:1 ML-KEM-512 " + fp + "\nA:01 512 " + fp + "\n")
+	f.Add("example.com ML-KEM-768 " + fp + "\n")
+	f.Add("a:1 ML-KEM-768 " + fp + "=\n")
+	f.Add("|1|abc=|def= ssh-ed25519 AAAA\n")
+	f.Add(":1 ML-KEM-768 " + fp + " x\n")
+	f.Fuzz(func(t *testing.T, content string) {
+		h, err := parseKnownHosts("fuzz", strings.NewReader(content))
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if h.Len() > strings.Count(content, "\n")+1 {
+			t.Fatalf("%d entries from %d lines", h.Len(), strings.Count(content, "\n")+1)
+		}
+		// The canonical form parses to the same entries.
+		canon := h.marshal()
+		h2, err := parseKnownHosts("fuzz", bytes.NewReader(canon))
+		if err != nil {
+			t.Fatalf("canonical form does not parse: %v\n%s", err, canon)
+		}
+		if !bytes.Equal(canon, h2.marshal()) {
+			t.Fatal("canonical form is not stable")
+		}
+		for _, e := range h.entries {
+			if n, err := NormalizeAddr(e.addr); err != nil || n != e.addr {
+				t.Fatalf("address %q not normalized: %q %v", e.addr, n, err)
+			}
+		}
+	})
+}
+
+func FuzzNormalizeAddr(f *testing.F) {
+	for _, s := range []string{"example.com:9000", "[::1]:1", "[fe80::1%eth0]:80", "A:01", ":1", "a b:1", "[a:b]:1", "1.2.3.4:5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		n, err := NormalizeAddr(addr)
+		if err != nil {
+			return
+		}
+		n2, err := NormalizeAddr(n)
+		if err != nil || n2 != n {
+			t.Fatalf("not idempotent: %q -> %q -> %q (%v)", addr, n, n2, err)
+		}
+		if strings.ContainsAny(n, " \t\r\n#") {
+			t.Fatalf("%q would break a known-hosts line", n)
+		}
+	})
+}

@@ -1,0 +1,646 @@
+package identity
+
+import (
+	"bytes"
+	"crypto/subtle"
+	encasn1 "encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/kemtcp/kemtcp/app/kem"
+)
+
+// The encodings of this file:
+//
+//   - RFC 5958, OneAsymmetricKey (PKCS#8 PrivateKeyInfo when version is 0):
+//     SEQUENCE { version INTEGER, privateKeyAlgorithm AlgorithmIdentifier,
+//     privateKey OCTET STRING, attributes [0] IMPLICIT SET OPTIONAL, ...,
+//     [[2: publicKey [1] IMPLICIT BIT STRING OPTIONAL ]], ... }.
+//   - RFC 5280, SubjectPublicKeyInfo: SEQUENCE { algorithm
+//     AlgorithmIdentifier, subjectPublicKey BIT STRING }.
+//   - RFC 9935 (draft-ietf-lamps-kyber-certificates, ASN.1 module
+//     X509-ML-KEM-2025, DEFINITIONS IMPLICIT TAGS): the OIDs below with
+//     parameters absent, the public key as the raw ek in the BIT STRING, and
+//     the ML-KEM-x-PrivateKey CHOICE described in the package documentation.
+//   - OpenSSL 3.5, providers/implementations/encode_decode/ml_kem_codecs.c:
+//     the same structures byte for byte ("seed-only", "priv-only",
+//     "seed-priv"), plus the untagged "bare-seed" and "bare-priv" forms.
+
+// PEM block types (RFC 7468).
+const (
+	pemTypePrivateKey          = "PRIVATE KEY"
+	pemTypePublicKey           = "PUBLIC KEY"
+	pemTypeEncryptedPrivateKey = "ENCRYPTED PRIVATE KEY"
+)
+
+// OneAsymmetricKey versions (RFC 5958): v1 (0) is PKCS#8 PrivateKeyInfo; v2
+// (1) may carry the publicKey field.
+const (
+	versionV1 = 0
+	versionV2 = 1
+)
+
+// Tags of the ML-KEM private key CHOICE and of OneAsymmetricKey's optional
+// fields, all IMPLICIT.
+const (
+	tagSeed         = asn1.Tag(0x80)    // seed [0] OCTET STRING, primitive
+	tagSeedExplicit = asn1.Tag(0xa0)    // [0] constructed: EXPLICIT tagging, not RFC 9935
+	tagExpandedKey  = asn1.OCTET_STRING // expandedKey OCTET STRING
+	tagBoth         = asn1.SEQUENCE     // both SEQUENCE { seed, expandedKey }
+	tagAttributes   = asn1.Tag(0xa0)    // attributes [0] IMPLICIT SET OF, constructed
+	tagPublicKey    = asn1.Tag(0x81)    // publicKey [1] IMPLICIT BIT STRING, primitive
+)
+
+// The NIST algorithm identifiers of ML-KEM (RFC 9935, Section 3; CSOR):
+// nistAlgorithms(4) kems(4) 1, 2, 3.
+var (
+	oidMLKEM512  = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 4, 1}
+	oidMLKEM768  = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 4, 2}
+	oidMLKEM1024 = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 4, 3}
+)
+
+// otherOIDs names some algorithm identifiers people may feed us by mistake,
+// so that the error can say what the file holds.
+var otherOIDs = map[string]string{
+	"1.2.840.113549.1.1.1":    "RSA",
+	"1.2.840.10045.2.1":       "EC",
+	"1.3.101.110":             "X25519",
+	"1.3.101.111":             "X448",
+	"1.3.101.112":             "Ed25519",
+	"1.3.101.113":             "Ed448",
+	"2.16.840.1.101.3.4.3.17": "ML-DSA-44",
+	"2.16.840.1.101.3.4.3.18": "ML-DSA-65",
+	"2.16.840.1.101.3.4.3.19": "ML-DSA-87",
+}
+
+// Errors of this file, compared with errors.Is. Parse errors wrap
+// ErrMalformedKey and quote what was found; consistency failures wrap
+// ErrInconsistentKey.
+var (
+	ErrMalformedKey    = errors.New("malformed ML-KEM key")
+	ErrInconsistentKey = errors.New("inconsistent ML-KEM private key")
+	// ErrExpandedKeyUnsupported is returned by PrivateKey.DecapsulationKey
+	// when the key has no seed and the backend cannot load expanded keys.
+	ErrExpandedKeyUnsupported = errors.New("backend cannot load an expanded-only ML-KEM private key")
+)
+
+// Form is the encoding of the privateKey field of a private key file.
+type Form string
+
+// The forms ParsePrivateKeyDER reads. MarshalPrivateKeyPEM writes FormSeed.
+const (
+	FormSeed     Form = "seed"        // RFC 9935 seed [0]; OpenSSL "seed-only"
+	FormExpanded Form = "expandedKey" // RFC 9935 expandedKey; OpenSSL "priv-only"
+	FormBoth     Form = "both"        // RFC 9935 both; OpenSSL "seed-priv", its default
+	// FormBareSeed is OpenSSL's "bare-seed": the raw 64-byte seed with no
+	// inner tag (earlier drafts of RFC 9935).
+	FormBareSeed Form = "bare-seed"
+	// FormBareExpanded is OpenSSL's "bare-priv": the raw expanded key with
+	// no inner tag.
+	FormBareExpanded Form = "bare-priv"
+)
+
+// PrivateKey is what a private key file holds (IETF LAMPS ML-KEM format,
+// RFC 9935 / draft-ietf-lamps-kyber-certificates). Parsing has already
+// checked it: seed and expanded key agree, an expanded key passes the FIPS
+// 203 hash check and a pairwise consistency test. Call Wipe when done.
+type PrivateKey struct {
+	Algorithm string // "ML-KEM-768" etc.
+	Seed      []byte // 64-byte d||z; nil when the file held only the expanded key
+	Expanded  []byte // FIPS 203 expanded dk; nil when the file held only the seed
+	Form      Form   // the encoding the file used
+}
+
+// DecapsulationKey makes the key pair of k on scheme s: from the seed if k
+// has one, else from the expanded key through kem.ExpandedKeyParser. It
+// fails if s is not k's algorithm, or if k has no seed and s's backend
+// cannot load expanded keys (the go backend: crypto/mlkem keeps its
+// expanded key to itself).
+func (k *PrivateKey) DecapsulationKey(s kem.Scheme) (kem.DecapsulationKey, error) {
+	if k == nil || (k.Seed == nil && k.Expanded == nil) {
+		return nil, errors.New("private key holds no key material (was it wiped?)")
+	}
+	if s.Name() != k.Algorithm {
+		return nil, fmt.Errorf("the key file holds an %s key, but %s was asked for; use -kem %s or another key file", k.Algorithm, s.Name(), k.Algorithm)
+	}
+	if k.Seed != nil {
+		return s.NewDecapsulationKey(k.Seed)
+	}
+	p, ok := s.(kem.ExpandedKeyParser)
+	if !ok {
+		return nil, fmt.Errorf("%w: the key file holds only the expanded %s decapsulation key (no 64-byte seed), "+
+			"which the %s backend cannot load; use -backend circl (or liboqs)", ErrExpandedKeyUnsupported, k.Algorithm, s.Backend())
+	}
+	return p.NewDecapsulationKeyExpanded(k.Expanded)
+}
+
+// Wipe overwrites the secret bytes of k with zeros and drops them.
+func (k *PrivateKey) Wipe() {
+	if k == nil {
+		return
+	}
+	clear(k.Seed)
+	clear(k.Expanded)
+	k.Seed, k.Expanded = nil, nil
+}
+
+// MarshalPEM encodes k as a PEM "PRIVATE KEY" in the RFC 9935 form that
+// holds what k holds: seed, expandedKey, or both.
+func (k *PrivateKey) MarshalPEM() ([]byte, error) {
+	if k == nil {
+		return nil, errors.New("nil private key")
+	}
+	der, err := marshalPrivateKeyDER(k.Algorithm, k.Seed, k.Expanded)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(der)
+	return pem.EncodeToMemory(&pem.Block{Type: pemTypePrivateKey, Bytes: der}), nil
+}
+
+// MarshalPrivateKeyPEM encodes a 64-byte seed d||z as a PEM "PRIVATE KEY":
+// PKCS#8 version 0, the algorithm's OID with absent parameters, and the
+// RFC 9935 seed form.
+func MarshalPrivateKeyPEM(alg string, seed []byte) ([]byte, error) {
+	if len(seed) != kem.SeedSize {
+		return nil, fmt.Errorf("%w: the seed is %d bytes, want %d", kem.ErrSeedSize, len(seed), kem.SeedSize)
+	}
+	return (&PrivateKey{Algorithm: alg, Seed: seed}).MarshalPEM()
+}
+
+// marshalPrivateKeyDER builds the OneAsymmetricKey of a seed, an expanded
+// key, or both (the RFC 9935 CHOICE follows from which are non-nil). The
+// builder has a fixed buffer, so the secret is never copied by a reallocation.
+func marshalPrivateKeyDER(alg string, seed, expanded []byte) ([]byte, error) {
+	p, oid, err := algParams(alg)
+	if err != nil {
+		return nil, err
+	}
+	if seed == nil && expanded == nil {
+		return nil, errors.New("private key holds no key material (was it wiped?)")
+	}
+	if seed != nil && len(seed) != kem.SeedSize {
+		return nil, fmt.Errorf("%w: the seed is %d bytes, want %d", kem.ErrSeedSize, len(seed), kem.SeedSize)
+	}
+	if expanded != nil && len(expanded) != p.DecapsulationKeySize {
+		return nil, fmt.Errorf("%s: %w: got %d bytes, want %d", p.Name, kem.ErrDecapsKeySize, len(expanded), p.DecapsulationKeySize)
+	}
+	b := cryptobyte.NewFixedBuilder(make([]byte, 0, len(seed)+len(expanded)+64))
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1Int64(versionV1)
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(oid)
+		})
+		b.AddASN1(asn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+			switch {
+			case seed != nil && expanded != nil:
+				b.AddASN1(tagBoth, func(b *cryptobyte.Builder) {
+					b.AddASN1OctetString(seed)
+					b.AddASN1OctetString(expanded)
+				})
+			case seed != nil:
+				b.AddASN1(tagSeed, func(b *cryptobyte.Builder) { b.AddBytes(seed) })
+			default:
+				b.AddASN1(tagExpandedKey, func(b *cryptobyte.Builder) { b.AddBytes(expanded) })
+			}
+		})
+	})
+	return b.Bytes()
+}
+
+// ParsePrivateKeyPEM parses a PEM "PRIVATE KEY" holding an ML-KEM private
+// key in any form of RFC 9935 (seed, expandedKey, both) or OpenSSL's bare
+// forms, and checks it (see PrivateKey). data must hold exactly one PEM
+// block, with nothing but white space around it.
+func ParsePrivateKeyPEM(data []byte) (*PrivateKey, error) {
+	der, err := decodeOnePEM(data, pemTypePrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(der)
+	return ParsePrivateKeyDER(der)
+}
+
+// ParsePrivateKeyDER parses the DER of a OneAsymmetricKey (version 0 or 1)
+// holding an ML-KEM private key, as ParsePrivateKeyPEM does.
+func ParsePrivateKeyDER(der []byte) (*PrivateKey, error) {
+	in := cryptobyte.String(der)
+	var oak cryptobyte.String
+	var tag asn1.Tag
+	if !in.ReadAnyASN1(&oak, &tag) {
+		return nil, malformed("private key: not DER: cannot read the outer PKCS#8 SEQUENCE (%s)", describeStart(der))
+	}
+	if tag != asn1.SEQUENCE {
+		return nil, malformed("private key: the outer element has tag 0x%02x, want a PKCS#8 SEQUENCE (0x30)", uint8(tag))
+	}
+	if !in.Empty() {
+		return nil, malformed("private key: %d bytes of trailing data after the PKCS#8 structure", len(in))
+	}
+	var version int64
+	if !oak.ReadASN1Integer(&version) {
+		return nil, malformed("private key: the PKCS#8 version is not a DER INTEGER")
+	}
+	if version != versionV1 && version != versionV2 {
+		return nil, malformed("private key: unsupported PKCS#8 (OneAsymmetricKey) version %d, want 0 or 1", version)
+	}
+	p, err := readAlgorithmIdentifier(&oak, "private key")
+	if err != nil {
+		return nil, err
+	}
+	var priv cryptobyte.String
+	if !oak.ReadASN1(&priv, asn1.OCTET_STRING) {
+		return nil, malformed("private key: the privateKey field is not an OCTET STRING (%s)", describeStart(oak))
+	}
+	if !oak.SkipOptionalASN1(tagAttributes) {
+		return nil, malformed("private key: malformed attributes [0] field")
+	}
+	var pubField cryptobyte.String
+	var hasPub bool
+	if !oak.ReadOptionalASN1(&pubField, &hasPub, tagPublicKey) {
+		return nil, malformed("private key: malformed publicKey [1] field")
+	}
+	if !oak.Empty() {
+		return nil, malformed("private key: unexpected field with tag 0x%02x after the PKCS#8 fields", oak[0])
+	}
+	var pub []byte
+	if hasPub {
+		if version != versionV2 {
+			return nil, malformed("private key: the publicKey [1] field needs OneAsymmetricKey version 1 (RFC 5958), found version %d", version)
+		}
+		if len(pubField) == 0 || pubField[0] != 0 {
+			return nil, malformed("private key: the publicKey [1] BIT STRING is empty or not a whole number of bytes")
+		}
+		pub = pubField[1:]
+		if len(pub) != p.EncapsulationKeySize {
+			return nil, malformed("private key: the publicKey field holds %d bytes, want the %d of an %s encapsulation key", len(pub), p.EncapsulationKeySize, p.Name)
+		}
+	}
+
+	k, err := parseChoice(p, priv)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrivateKey(k, pub); err != nil {
+		k.Wipe()
+		return nil, err
+	}
+	return k, nil
+}
+
+// parseChoice decodes the privateKey OCTET STRING's contents: the RFC 9935
+// CHOICE, told apart by its tag as Section 6 asks, or one of OpenSSL's bare
+// forms, told apart by a length no DER form can have (a DER seed is 66
+// bytes, a DER expanded key 4 more than the key). The key material is copied
+// out, so the caller may wipe the DER.
+func parseChoice(p kem.Params, priv cryptobyte.String) (*PrivateKey, error) {
+	k := &PrivateKey{Algorithm: p.Name}
+	switch {
+	case len(priv) == kem.SeedSize:
+		k.Seed, k.Form = bytes.Clone(priv), FormBareSeed
+		return k, nil
+	case len(priv) == p.DecapsulationKeySize:
+		k.Expanded, k.Form = bytes.Clone(priv), FormBareExpanded
+		return k, nil
+	case len(priv) == 0:
+		return nil, malformed("%s private key: the privateKey OCTET STRING is empty", p.Name)
+	}
+	in := priv
+	var v cryptobyte.String
+	switch tag := asn1.Tag(in[0]); tag {
+	case tagSeed:
+		if !in.ReadASN1(&v, tagSeed) {
+			return nil, malformed("%s private key: malformed seed [0] element", p.Name)
+		}
+		if len(v) != kem.SeedSize {
+			return nil, malformed("%s private key: the seed is %d bytes, want %d", p.Name, len(v), kem.SeedSize)
+		}
+		k.Seed, k.Form = bytes.Clone(v), FormSeed
+	case tagExpandedKey:
+		if !in.ReadASN1(&v, tagExpandedKey) {
+			return nil, malformed("%s private key: malformed expandedKey OCTET STRING", p.Name)
+		}
+		if len(v) == p.DecapsulationKeySize+p.EncapsulationKeySize {
+			return nil, malformed("%s private key: the expandedKey holds %d bytes, the expanded key followed by the public key: "+
+				"that is OpenSSL's legacy \"oqskeypair\" form; convert it with: openssl pkey -in OLD -out NEW -provparam ml-kem.output_formats=seed-priv", p.Name, len(v))
+		}
+		if len(v) != p.DecapsulationKeySize {
+			return nil, malformed("%s private key: the expandedKey is %d bytes, want %d", p.Name, len(v), p.DecapsulationKeySize)
+		}
+		k.Expanded, k.Form = bytes.Clone(v), FormExpanded
+	case tagBoth:
+		if !in.ReadASN1(&v, tagBoth) {
+			return nil, malformed("%s private key: malformed both SEQUENCE", p.Name)
+		}
+		var seed, expanded cryptobyte.String
+		if !v.ReadASN1(&seed, asn1.OCTET_STRING) {
+			return nil, malformed("%s private key: the both SEQUENCE does not start with the seed OCTET STRING (%s)", p.Name, describeStart(v))
+		}
+		if len(seed) != kem.SeedSize {
+			return nil, malformed("%s private key: the seed in the both SEQUENCE is %d bytes, want %d", p.Name, len(seed), kem.SeedSize)
+		}
+		if !v.ReadASN1(&expanded, asn1.OCTET_STRING) {
+			return nil, malformed("%s private key: the both SEQUENCE has no expandedKey OCTET STRING after the seed (%s)", p.Name, describeStart(v))
+		}
+		if len(expanded) != p.DecapsulationKeySize {
+			return nil, malformed("%s private key: the expandedKey in the both SEQUENCE is %d bytes, want %d", p.Name, len(expanded), p.DecapsulationKeySize)
+		}
+		if !v.Empty() {
+			return nil, malformed("%s private key: %d bytes of unexpected data after the expandedKey in the both SEQUENCE", p.Name, len(v))
+		}
+		k.Seed, k.Expanded, k.Form = bytes.Clone(seed), bytes.Clone(expanded), FormBoth
+	case tagSeedExplicit:
+		return nil, malformed("%s private key: the seed is tagged [0] EXPLICIT (0xa0); RFC 9935 tags it IMPLICIT (0x80 0x40 followed by the 64 bytes)", p.Name)
+	default:
+		return nil, malformed("%s private key: unknown private key form with tag 0x%02x; want seed [0] (0x80), expandedKey OCTET STRING (0x04) or both SEQUENCE (0x30), as RFC 9935 defines them",
+			p.Name, uint8(tag))
+	}
+	if !in.Empty() {
+		k.Wipe()
+		return nil, malformed("%s private key: %d bytes of trailing data after the %s form inside the privateKey OCTET STRING", p.Name, len(in), k.Form)
+	}
+	return k, nil
+}
+
+// checkPrivateKey makes the checks of RFC 9935, Section 8 and FIPS 203,
+// Section 7.3 with the circl backend, which is always compiled in and can
+// both expand seeds and load expanded keys: a seed and an expanded key must
+// agree; an expanded key alone must pass the hash check and a pairwise
+// consistency test; a publicKey field must be the key's ek.
+func checkPrivateKey(k *PrivateKey, pub []byte) error {
+	s, err := kem.Lookup(k.Algorithm, kem.BackendCircl)
+	if err != nil {
+		return err
+	}
+	var dk kem.DecapsulationKey
+	if k.Seed != nil {
+		dk, err = s.NewDecapsulationKey(k.Seed)
+		if err != nil {
+			return err
+		}
+		defer kem.Destroy(dk)
+		if k.Expanded != nil {
+			x, ok := dk.(kem.Expander)
+			if !ok {
+				return fmt.Errorf("the %s backend cannot expand keys", s.Backend())
+			}
+			want := x.ExpandedBytes()
+			defer clear(want)
+			if subtle.ConstantTimeCompare(want, k.Expanded) != 1 {
+				return fmt.Errorf("%w: the seed and the expandedKey in the file do not match (RFC 9935, Section 8 consistency check)", ErrInconsistentKey)
+			}
+		}
+	} else {
+		p, ok := s.(kem.ExpandedKeyParser)
+		if !ok {
+			return fmt.Errorf("the %s backend cannot load expanded keys", s.Backend())
+		}
+		dk, err = p.NewDecapsulationKeyExpanded(k.Expanded)
+		if err != nil {
+			return fmt.Errorf("%w: the expandedKey fails the FIPS 203 input check: %w", ErrInconsistentKey, err)
+		}
+		defer kem.Destroy(dk)
+		if err := pairwiseConsistency(dk); err != nil {
+			return err
+		}
+	}
+	if pub != nil && subtle.ConstantTimeCompare(dk.EncapsulationKey().Bytes(), pub) != 1 {
+		return fmt.Errorf("%w: the publicKey field is not the public key of the private key", ErrInconsistentKey)
+	}
+	return nil
+}
+
+// pairwiseConsistency encapsulates to dk's public key and checks that dk
+// decapsulates to the same shared key. It catches an expanded key whose
+// secret part does not belong to its public part, which the hash check
+// cannot see (RFC 9935, Appendix C, bad key 2).
+func pairwiseConsistency(dk kem.DecapsulationKey) error {
+	k1, ct, err := dk.EncapsulationKey().Encapsulate()
+	if err != nil {
+		return err
+	}
+	defer clear(k1)
+	k2, err := dk.Decapsulate(ct)
+	if err != nil {
+		return err
+	}
+	defer clear(k2)
+	if subtle.ConstantTimeCompare(k1, k2) != 1 {
+		return fmt.Errorf("%w: the expandedKey fails the pairwise consistency test: its secret part does not match its public key", ErrInconsistentKey)
+	}
+	return nil
+}
+
+// MarshalPublicKeyPEM encodes an encapsulation key as a PEM "PUBLIC KEY"
+// (SubjectPublicKeyInfo). It refuses a key of the wrong size or one that
+// fails the FIPS 203 modulus check.
+func MarshalPublicKeyPEM(alg string, ek []byte) ([]byte, error) {
+	p, oid, err := algParams(alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEncapsulationKey(p, ek); err != nil {
+		return nil, err
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, len(ek)+32))
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(oid)
+		})
+		b.AddASN1BitString(ek)
+	})
+	der, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: pemTypePublicKey, Bytes: der}), nil
+}
+
+// ParsePublicKeyPEM parses a PEM "PUBLIC KEY" holding an ML-KEM
+// encapsulation key and returns the algorithm and the key, checked with the
+// FIPS 203 modulus check.
+func ParsePublicKeyPEM(data []byte) (alg string, ek []byte, err error) {
+	der, err := decodeOnePEM(data, pemTypePublicKey)
+	if err != nil {
+		return "", nil, err
+	}
+	return ParsePublicKeyDER(der)
+}
+
+// ParsePublicKeyDER parses the DER of a SubjectPublicKeyInfo holding an
+// ML-KEM encapsulation key, as ParsePublicKeyPEM does.
+func ParsePublicKeyDER(der []byte) (alg string, ek []byte, err error) {
+	in := cryptobyte.String(der)
+	var spki cryptobyte.String
+	var tag asn1.Tag
+	if !in.ReadAnyASN1(&spki, &tag) {
+		return "", nil, malformed("public key: not DER: cannot read the SubjectPublicKeyInfo SEQUENCE (%s)", describeStart(der))
+	}
+	if tag != asn1.SEQUENCE {
+		return "", nil, malformed("public key: the outer element has tag 0x%02x, want a SubjectPublicKeyInfo SEQUENCE (0x30)", uint8(tag))
+	}
+	if !in.Empty() {
+		return "", nil, malformed("public key: %d bytes of trailing data after the SubjectPublicKeyInfo", len(in))
+	}
+	p, err := readAlgorithmIdentifier(&spki, "public key")
+	if err != nil {
+		return "", nil, err
+	}
+	var bits []byte
+	if !spki.ReadASN1BitStringAsBytes(&bits) {
+		return "", nil, malformed("public key: the subjectPublicKey is not a BIT STRING of whole bytes (%s)", describeStart(spki))
+	}
+	if !spki.Empty() {
+		return "", nil, malformed("public key: %d bytes of unexpected data after the subjectPublicKey", len(spki))
+	}
+	if err := checkEncapsulationKey(p, bits); err != nil {
+		return "", nil, err
+	}
+	return p.Name, bytes.Clone(bits), nil
+}
+
+func checkEncapsulationKey(p kem.Params, ek []byte) error {
+	if len(ek) != p.EncapsulationKeySize {
+		return malformed("%s public key: %d bytes, want %d", p.Name, len(ek), p.EncapsulationKeySize)
+	}
+	s, err := kem.Lookup(p.Name, kem.BackendCircl)
+	if err != nil {
+		return err
+	}
+	if _, err := s.NewEncapsulationKey(ek); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformedKey, err)
+	}
+	return nil
+}
+
+// readAlgorithmIdentifier reads an AlgorithmIdentifier that must be one of
+// the ML-KEM OIDs with absent parameters (RFC 9935, Section 3).
+func readAlgorithmIdentifier(s *cryptobyte.String, what string) (kem.Params, error) {
+	var algID cryptobyte.String
+	if !s.ReadASN1(&algID, asn1.SEQUENCE) {
+		return kem.Params{}, malformed("%s: the algorithm is not an AlgorithmIdentifier SEQUENCE (%s)", what, describeStart(*s))
+	}
+	var oid encasn1.ObjectIdentifier
+	if !algID.ReadASN1ObjectIdentifier(&oid) {
+		return kem.Params{}, malformed("%s: the algorithm identifier is not a DER OBJECT IDENTIFIER", what)
+	}
+	var name string
+	switch {
+	case oid.Equal(oidMLKEM512):
+		name = kem.MLKEM512
+	case oid.Equal(oidMLKEM768):
+		name = kem.MLKEM768
+	case oid.Equal(oidMLKEM1024):
+		name = kem.MLKEM1024
+	default:
+		found := oid.String()
+		if n, ok := otherOIDs[found]; ok {
+			found += " (" + n + ")"
+		}
+		return kem.Params{}, malformed("%s: algorithm %s is not ML-KEM; want id-alg-ml-kem-512, -768 or -1024 (%s, %s, %s)",
+			what, found, oidMLKEM512, oidMLKEM768, oidMLKEM1024)
+	}
+	if !algID.Empty() {
+		return kem.Params{}, malformed("%s: the %s algorithm identifier has parameters (tag 0x%02x); RFC 9935 requires them to be absent", what, name, algID[0])
+	}
+	return kem.ParamsFor(name)
+}
+
+// algParams returns the sizes and OID of an algorithm name.
+func algParams(alg string) (kem.Params, encasn1.ObjectIdentifier, error) {
+	p, err := kem.ParamsFor(alg)
+	if err != nil {
+		return kem.Params{}, nil, err
+	}
+	switch p.Name {
+	case kem.MLKEM512:
+		return p, oidMLKEM512, nil
+	case kem.MLKEM768:
+		return p, oidMLKEM768, nil
+	default:
+		return p, oidMLKEM1024, nil
+	}
+}
+
+// decodeOnePEM returns the bytes of the single PEM block of the given type
+// in data. Only white space may surround the block: text before it, a
+// second block or other data after it, PEM headers (RFC 1421 encryption)
+// and other block types are refused, naming what was found. The returned
+// bytes are a fresh copy; a block of the wrong type is wiped, as it may hold
+// another secret key.
+func decodeOnePEM(data []byte, want string) ([]byte, error) {
+	kind := "private key"
+	if want == pemTypePublicKey {
+		kind = "public key"
+	}
+	rest := bytes.TrimLeft(data, " \t\r\n")
+	if len(rest) == 0 {
+		return nil, malformed("%s: the input is empty", kind)
+	}
+	if !bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
+		if rest[0] == 0x30 {
+			return nil, malformed("%s: not PEM; it looks like binary DER: convert it with: openssl pkey -inform DER -in FILE -out FILE.pem", kind)
+		}
+		if i := bytes.Index(rest, []byte("\n-----BEGIN ")); i >= 0 {
+			return nil, malformed("%s: unexpected text before the PEM block: %s", kind, describeStart(rest[:i]))
+		}
+		return nil, malformed("%s: no PEM block found; want -----BEGIN %s----- (the input starts with %s)", kind, want, describeStart(rest))
+	}
+	block, after := pem.Decode(rest)
+	if block == nil {
+		return nil, malformed("%s: malformed PEM block (bad base64, or no matching -----END line)", kind)
+	}
+	if block.Type != want {
+		clear(block.Bytes)
+		switch {
+		case block.Type == pemTypeEncryptedPrivateKey && want == pemTypePrivateKey:
+			return nil, malformed("%s: the key is encrypted (PEM %q); kemtcp reads unencrypted keys only: decrypt it with: openssl pkey -in FILE -out PLAIN", kind, block.Type)
+		case want == pemTypePublicKey && block.Type == pemTypePrivateKey:
+			return nil, malformed("%s: found a PEM %q where a %q was expected; extract the public key with: kem-server -key FILE -pubout", kind, block.Type, want)
+		default:
+			return nil, malformed("%s: the PEM block is %q, want %q", kind, block.Type, want)
+		}
+	}
+	if len(block.Headers) > 0 {
+		clear(block.Bytes)
+		return nil, malformed("%s: the PEM block has headers (%d, e.g. Proc-Type), as encrypted keys have; kemtcp reads unencrypted keys only", kind, len(block.Headers))
+	}
+	after = bytes.TrimSpace(after)
+	if len(after) > 0 {
+		clear(block.Bytes)
+		if bytes.HasPrefix(after, []byte("-----BEGIN ")) {
+			return nil, malformed("%s: a second PEM block follows the first; a key file must hold exactly one", kind)
+		}
+		return nil, malformed("%s: %d bytes of unexpected data after the PEM block: %s", kind, len(after), describeStart(after))
+	}
+	if len(block.Bytes) == 0 {
+		return nil, malformed("%s: the PEM block is empty", kind)
+	}
+	return block.Bytes, nil
+}
+
+// describeStart quotes the first bytes of b for an error message: as text
+// if they are printable UTF-8, else in hex.
+func describeStart(b []byte) string {
+	const n = 24
+	if len(b) == 0 {
+		return "nothing"
+	}
+	head := b[:min(len(b), n)]
+	suffix := ""
+	if len(b) > n {
+		suffix = "..."
+	}
+	if utf8.Valid(head) && bytes.IndexFunc(head, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }) < 0 {
+		return fmt.Sprintf("%q%s", head, suffix)
+	}
+	return fmt.Sprintf("bytes % x%s", head, suffix)
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformedKey, fmt.Sprintf(format, args...))
+}
