@@ -127,11 +127,12 @@ func (k *circlEncapsulationKey) EncapsulateDerand(m []byte) (sharedKey, cipherte
 }
 
 type circlDecapsulationKey struct {
-	s      *circlScheme
-	seed   [SeedSize]byte
-	noSeed bool // loaded from an expanded key
-	sk     circlkem.PrivateKey
-	ek     *circlEncapsulationKey
+	s         *circlScheme
+	seed      [SeedSize]byte
+	noSeed    bool // loaded from an expanded key
+	destroyed bool
+	sk        circlkem.PrivateKey
+	ek        *circlEncapsulationKey
 }
 
 var (
@@ -141,7 +142,7 @@ var (
 )
 
 func (k *circlDecapsulationKey) Bytes() []byte {
-	if k.noSeed {
+	if k.noSeed || k.destroyed {
 		return nil
 	}
 	return append([]byte(nil), k.seed[:]...)
@@ -150,6 +151,9 @@ func (k *circlDecapsulationKey) Bytes() []byte {
 func (k *circlDecapsulationKey) EncapsulationKey() EncapsulationKey { return k.ek }
 
 func (k *circlDecapsulationKey) ExpandedBytes() []byte {
+	if k.destroyed {
+		return nil
+	}
 	b, err := k.sk.MarshalBinary()
 	if err != nil {
 		panic("kem: circl: marshalling a private key failed: " + err.Error())
@@ -158,14 +162,22 @@ func (k *circlDecapsulationKey) ExpandedBytes() []byte {
 }
 
 func (k *circlDecapsulationKey) Decapsulate(ciphertext []byte) ([]byte, error) {
+	if k.destroyed {
+		return nil, fmt.Errorf("%s: %w", k.s.p.Name, ErrDestroyed)
+	}
 	if err := checkLen(ciphertext, k.s.p.CiphertextSize, ErrCiphertextSize, k.s.p.Name); err != nil {
 		return nil, err
 	}
 	return k.s.s.Decapsulate(k.sk, ciphertext)
 }
 
-// Destroy overwrites the seed and the circl private key with zeros.
+// Destroy overwrites the seed, and the z and H(ek) of the circl private key,
+// with zeros, and drops circl's inner K-PKE keys: circl keeps them behind
+// pointers to an internal type, which cannot be overwritten from here, so
+// the garbage collector frees them. Afterwards Bytes and ExpandedBytes return
+// nil and Decapsulate an error.
 func (k *circlDecapsulationKey) Destroy() {
+	k.destroyed = true
 	clear(k.seed[:])
 	switch sk := k.sk.(type) {
 	case *mlkem512.PrivateKey:

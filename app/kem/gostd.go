@@ -118,20 +118,37 @@ func (k *goEncapsulationKey[D, E]) EncapsulateDerand(m []byte) (sharedKey, ciphe
 }
 
 type goDecapsulationKey[D goDK, E goEK] struct {
-	s  *goScheme[D, E]
-	dk D
-	ek *goEncapsulationKey[D, E]
+	s         *goScheme[D, E]
+	dk        D
+	ek        *goEncapsulationKey[D, E]
+	destroyed bool
 }
 
-func (k *goDecapsulationKey[D, E]) Bytes() []byte                      { return k.dk.Bytes() }
+// Bytes returns the seed, or nil after Destroy.
+func (k *goDecapsulationKey[D, E]) Bytes() []byte {
+	if k.destroyed {
+		return nil
+	}
+	return k.dk.Bytes()
+}
+
 func (k *goDecapsulationKey[D, E]) EncapsulationKey() EncapsulationKey { return k.ek }
 
 func (k *goDecapsulationKey[D, E]) Decapsulate(ciphertext []byte) ([]byte, error) {
+	if k.destroyed {
+		return nil, fmt.Errorf("%s: %w", k.s.p.Name, ErrDestroyed)
+	}
 	if err := checkLen(ciphertext, k.s.p.CiphertextSize, ErrCiphertextSize, k.s.p.Name); err != nil {
 		return nil, err
 	}
 	return k.dk.Decapsulate(ciphertext)
 }
 
-// Destroy overwrites the crypto/mlkem key with its zero value.
-func (k *goDecapsulationKey[D, E]) Destroy() { k.s.wipe(k.dk) }
+// Destroy drops the crypto/mlkem key: its wrapper is set to the zero value,
+// so the secret key it pointed to is no longer reachable from k. crypto/mlkem
+// offers no way to overwrite that memory; the garbage collector frees it.
+// Afterwards Bytes returns nil and Decapsulate an error.
+func (k *goDecapsulationKey[D, E]) Destroy() {
+	k.s.wipe(k.dk)
+	k.destroyed = true
+}

@@ -83,6 +83,7 @@ var (
 	ErrDecapsKeySize    = errors.New("wrong expanded decapsulation key size")
 	ErrDecapsKey        = errors.New("invalid expanded decapsulation key (FIPS 203 hash check failed)")
 	ErrCiphertextSize   = errors.New("wrong ciphertext size")
+	ErrDestroyed        = errors.New("decapsulation key used after Destroy")
 )
 
 // Scheme is one ML-KEM parameter set as implemented by one backend. It is
