@@ -2,12 +2,14 @@ module github.com/kemtcp/kemtcp
 
 go 1.26.0
 
-require github.com/cloudflare/circl v1.6.5
+require (
+	github.com/cloudflare/circl v1.6.5
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+	golang.org/x/crypto v0.59.0
+)
 
 require (
-	github.com/stretchr/testify v1.12.1 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )

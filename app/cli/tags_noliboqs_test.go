@@ -1,0 +1,5 @@
+//go:build !liboqs
+
+package cli
+
+const buildTags = ""
