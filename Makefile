@@ -16,10 +16,13 @@ GO          ?= go
 BIN         ?= bin
 IMAGE       ?= kemtcp
 FUZZTIME    ?= 10s
-COMMANDS    := kem-server kem-client kem-bench
+# STATIC=1 links the commands fully statically (the Docker image does).
+STATIC      ?=
+COMMANDS    := $(notdir $(wildcard app/cmd/kem-*))
 # Set when pkg-config finds liboqs 0.15.0 or newer; decides the liboqs build tag.
 HAVE_LIBOQS  = $(shell pkg-config --atleast-version=0.15.0 liboqs 2>/dev/null && echo yes)
-TAGS         = $(if $(HAVE_LIBOQS),liboqs)
+TAGS         = $(if $(HAVE_LIBOQS),liboqs)$(if $(STATIC), netgo osusergo)
+LDFLAGS      = $(if $(STATIC),-s -w -linkmode external -extldflags -static)
 
 .DEFAULT_GOAL := help
 .PHONY: help liboqs build test bench fuzz demo docker lint clean
@@ -34,9 +37,9 @@ liboqs: ## Build and install the pinned liboqs into LIBOQS_PREFIX (CMake + Ninja
 	scripts/build-liboqs.sh
 
 build: ## Build kem-server, kem-client and kem-bench into bin/ (with liboqs when installed)
-	@echo ">> building $(COMMANDS) into $(BIN)/ $(if $(TAGS),with liboqs $(shell pkg-config --modversion liboqs),WITHOUT liboqs (run 'make liboqs' first to include it))"
+	@echo ">> building $(COMMANDS) into $(BIN)/ $(if $(HAVE_LIBOQS),with liboqs $(shell pkg-config --modversion liboqs),WITHOUT liboqs (run 'make liboqs' first to include it))"
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -tags '$(TAGS)' -o $(BIN)/ $(addprefix ./app/cmd/,$(COMMANDS))
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./app/cmd/,$(COMMANDS))
 
 test: ## Run every test (the liboqs ones only when liboqs is installed)
 	scripts/test.sh

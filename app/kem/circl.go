@@ -5,6 +5,7 @@ import (
 	"crypto/sha3"
 	"crypto/subtle"
 	"fmt"
+	"runtime/debug"
 
 	circlkem "github.com/cloudflare/circl/kem"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem1024"
@@ -18,7 +19,7 @@ import (
 func init() {
 	register(backend{
 		name:    BackendCircl,
-		version: func() string { return "circl (github.com/cloudflare/circl)" },
+		version: circlVersion,
 		scheme: func(p Params) (Scheme, error) {
 			var s circlkem.Scheme
 			switch p.Name {
@@ -32,6 +33,19 @@ func init() {
 			return &circlScheme{p: p, s: s}, nil
 		},
 	})
+}
+
+// circlVersion is "github.com/cloudflare/circl v1.6.5", as built in.
+func circlVersion() string {
+	const path = "github.com/cloudflare/circl"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == path {
+				return path + " " + m.Version
+			}
+		}
+	}
+	return path
 }
 
 type circlScheme struct {

@@ -5,6 +5,7 @@ import (
 	"crypto/mlkem/mlkemtest"
 	"crypto/rand"
 	"fmt"
+	"runtime"
 )
 
 // The go backend: the standard library's crypto/mlkem, with
@@ -15,7 +16,7 @@ import (
 func init() {
 	register(backend{
 		name:    BackendGo,
-		version: func() string { return "go (crypto/mlkem)" },
+		version: func() string { return "crypto/mlkem, " + runtime.Version() },
 		scheme: func(p Params) (Scheme, error) {
 			switch p.Name {
 			case MLKEM768:
