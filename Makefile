@@ -20,7 +20,9 @@ FUZZTIME    ?= 10s
 STATIC      ?=
 COMMANDS    := $(notdir $(wildcard app/cmd/kem-*))
 # Set when pkg-config finds liboqs 0.15.0 or newer; decides the liboqs build tag.
-HAVE_LIBOQS  = $(shell pkg-config --atleast-version=0.15.0 liboqs 2>/dev/null && echo yes)
+# (make 4.3 does not pass exported variables to $(shell): pass PKG_CONFIG_PATH by hand.)
+PKGCONFIG    = PKG_CONFIG_PATH='$(PKG_CONFIG_PATH)' pkg-config
+HAVE_LIBOQS  = $(shell $(PKGCONFIG) --atleast-version=0.15.0 liboqs 2>/dev/null && echo yes)
 TAGS         = $(if $(HAVE_LIBOQS),liboqs)$(if $(STATIC), netgo osusergo)
 LDFLAGS      = $(if $(STATIC),-s -w -linkmode external -extldflags -static)
 
@@ -37,7 +39,7 @@ liboqs: ## Build and install the pinned liboqs into LIBOQS_PREFIX (CMake + Ninja
 	scripts/build-liboqs.sh
 
 build: ## Build kem-server, kem-client and kem-bench into bin/ (with liboqs when installed)
-	@echo ">> building $(COMMANDS) into $(BIN)/ $(if $(HAVE_LIBOQS),with liboqs $(shell pkg-config --modversion liboqs),WITHOUT liboqs (run 'make liboqs' first to include it))"
+	@echo ">> building $(COMMANDS) into $(BIN)/ $(if $(HAVE_LIBOQS),with liboqs $(shell $(PKGCONFIG) --modversion liboqs),WITHOUT liboqs (run 'make liboqs' first to include it))"
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./app/cmd/,$(COMMANDS))
 
