@@ -10,6 +10,11 @@
 #   LIBOQS_COMMIT   commit the tag must resolve to; anything else is refused
 #   LIBOQS_PREFIX   install prefix (lib/liboqs.a, lib/pkgconfig/liboqs.pc, include/oqs)
 #   LIBOQS_BUILD    scratch folder for the clone and the CMake build
+#   LIBOQS_CMAKE_FLAGS  extra CMake flags, whitespace-separated, added after
+#                   ours (so they win); e.g. an AddressSanitizer build:
+#                   "-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address"
+#                   (no spaces inside one flag). They are part of the stamp,
+#                   so changing them rebuilds.
 #
 # The build is small and static: only ML-KEM-512/768/1024, no OpenSSL, with
 # OQS_DIST_BUILD so that one binary runs on any x86-64/arm64 CPU and picks
@@ -23,12 +28,14 @@ LIBOQS_COMMIT=${LIBOQS_COMMIT:-5a1a854b0dc9f2141bdc771c555ee60c37950183}
 root=$(cd "$(dirname "$0")/.." && pwd)
 LIBOQS_PREFIX=${LIBOQS_PREFIX:-$root/.liboqs}
 LIBOQS_BUILD=${LIBOQS_BUILD:-$root/.liboqs-build}
+LIBOQS_CMAKE_FLAGS=${LIBOQS_CMAKE_FLAGS:-}
+read -r -a extra_cmake_flags <<<"$LIBOQS_CMAKE_FLAGS"
 
 say() { echo "build-liboqs: $*"; }
 die() { echo "build-liboqs: error: $*" >&2; exit 1; }
 
 stamp="$LIBOQS_PREFIX/share/kemtcp/liboqs.stamp"
-want="$LIBOQS_VERSION $LIBOQS_COMMIT"
+want="$LIBOQS_VERSION $LIBOQS_COMMIT${LIBOQS_CMAKE_FLAGS:+ $LIBOQS_CMAKE_FLAGS}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$LIBOQS_PREFIX/lib/pkgconfig/liboqs.pc" ]; then
   say "liboqs $LIBOQS_VERSION ($LIBOQS_COMMIT) is already installed in $LIBOQS_PREFIX; nothing to do"
   exit 0
@@ -59,7 +66,7 @@ if [ "$got" != "$LIBOQS_COMMIT" ]; then
 fi
 say "tag $LIBOQS_VERSION verified: commit $got"
 
-say "configuring (static, ML-KEM only, no OpenSSL, OQS_DIST_BUILD)"
+say "configuring (static, ML-KEM only, no OpenSSL, OQS_DIST_BUILD)${LIBOQS_CMAKE_FLAGS:+ with extra flags: $LIBOQS_CMAKE_FLAGS}"
 cmake -S "$src" -B "$LIBOQS_BUILD/build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_INSTALL_PREFIX="$LIBOQS_PREFIX" \
@@ -70,6 +77,7 @@ cmake -S "$src" -B "$LIBOQS_BUILD/build" -G Ninja \
   -DOQS_DIST_BUILD=ON \
   -DOQS_USE_OPENSSL=OFF \
   -DOQS_MINIMAL_BUILD="KEM_ml_kem_512;KEM_ml_kem_768;KEM_ml_kem_1024" \
+  ${extra_cmake_flags[@]+"${extra_cmake_flags[@]}"} \
   >"$LIBOQS_BUILD/cmake.log" 2>&1 || { tail -n 40 "$LIBOQS_BUILD/cmake.log" >&2; die "cmake configure failed (full log: $LIBOQS_BUILD/cmake.log)"; }
 
 say "building"

@@ -191,6 +191,9 @@ func (k *circlDecapsulationKey) Decapsulate(ciphertext []byte) ([]byte, error) {
 // the garbage collector frees them. Afterwards Bytes and ExpandedBytes return
 // nil and Decapsulate an error.
 func (k *circlDecapsulationKey) Destroy() {
+	if k == nil {
+		return
+	}
 	k.destroyed = true
 	clear(k.seed[:])
 	switch sk := k.sk.(type) {

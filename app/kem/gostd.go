@@ -150,6 +150,9 @@ func (k *goDecapsulationKey[D, E]) Decapsulate(ciphertext []byte) ([]byte, error
 // offers no way to overwrite that memory; the garbage collector frees it.
 // Afterwards Bytes returns nil and Decapsulate an error.
 func (k *goDecapsulationKey[D, E]) Destroy() {
+	if k == nil {
+		return
+	}
 	k.s.wipe(k.dk)
 	k.destroyed = true
 }

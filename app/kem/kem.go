@@ -150,9 +150,10 @@ type Destroyer interface {
 	Destroy()
 }
 
-// Destroy wipes dk if its backend supports it. It is safe to call with nil.
+// Destroy wipes dk if its backend supports it. It is safe to call with nil,
+// and with an interface holding a nil key (each backend's Destroy checks).
 func Destroy(dk DecapsulationKey) {
-	if d, ok := dk.(Destroyer); ok && d != nil {
+	if d, ok := dk.(Destroyer); ok {
 		d.Destroy()
 	}
 }
