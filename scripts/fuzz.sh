@@ -24,7 +24,7 @@ for pkg in $("$GO" list -tags "$tags" ./...); do
   for target in $("$GO" test -tags "$tags" -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     count=$((count + 1))
     echo ">> $pkg $target for $fuzztime"
-    if ! "$GO" test -tags "$tags" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"; then
+    if ! "$GO" test -tags "$tags" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "$pkg"; then
       failed+=("$pkg $target")
     fi
   done
