@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"syscall"
 
 	"github.com/kemtcp/kemtcp/app/identity"
@@ -132,7 +133,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 	default:
 		fmt.Fprintf(stdout, "Server key fingerprint: %s (new key for this run; use -genkey and -key to keep one)\n", identity.Fingerprint(ek))
 	}
-	fmt.Fprintf(stdout, "Server listening on %s\n", ln.Addr())
+	fmt.Fprintf(stdout, "Server listening on %s\n", listenAddr(c.addr, ln.Addr()))
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -160,4 +161,18 @@ func genKey(path, alg string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Wrote a new %s private key to %s\nServer key fingerprint: %s\n", alg, path, identity.Fingerprint(dk.EncapsulationKey().Bytes()))
 	return ExitOK
+}
+
+// listenAddr is the address to print: the listener's, except that a wildcard
+// host stays as it was asked for (0.0.0.0 rather than Go's dual-stack [::]).
+func listenAddr(asked string, got net.Addr) string {
+	t, ok := got.(*net.TCPAddr)
+	if !ok || !t.IP.IsUnspecified() {
+		return got.String()
+	}
+	host, _, err := net.SplitHostPort(asked)
+	if err != nil {
+		return got.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(t.Port))
 }
