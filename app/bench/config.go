@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kemtcp/kemtcp/app/kem"
+)
+
+// Section names, in the order Run measures them.
+const (
+	SectionKEM       = "kem"
+	SectionHandshake = "handshake"
+	SectionBulk      = "bulk"
+	SectionEcho      = "echo"
+	SectionSeed      = "seed"
+	SectionScale     = "scale"
+)
+
+// AllSections returns every section, in the order Run measures them.
+func AllSections() []string {
+	return []string{SectionKEM, SectionHandshake, SectionBulk, SectionEcho, SectionSeed, SectionScale}
+}
+
+// Config says what Run measures and for how long.
+type Config struct {
+	Quick bool // recorded in the report; DefaultConfig(true) sets the short figures
+	// Runs is how many times each figure is measured; the report gives the
+	// median and the spread.
+	Runs int
+	// Duration is how long one run of a rate (handshakes/s, round trips/s,
+	// messages/s, the message-size sweep) lasts, and about how long one run
+	// of a KEM operation lasts.
+	Duration time.Duration
+	// Backends and Algorithms to measure in the kem and handshake sections;
+	// a backend that is not compiled in gets rows that say so.
+	Backends   []string
+	Algorithms []string
+	Sections   []string
+	// Clients is the number of clients at once in the concurrent handshake
+	// figure.
+	Clients int
+	// KeyPool, when positive, adds handshake rows (default backend,
+	// ML-KEM-768) whose server makes its ephemeral keys ahead of time in a
+	// session.KeyPool of this size.
+	KeyPool int
+	// BulkBytes is what the bulk section sends over one connection, in
+	// BulkMessage-byte messages.
+	BulkBytes   int64
+	BulkMessage int
+	// EchoMessage is the size of a round trip's message.
+	EchoMessage int
+	// IdleConns are the numbers of idle session connections at which the
+	// scale section reads the server's memory.
+	IdleConns []int
+	// Sizes are the message sizes of the throughput sweep.
+	Sizes []int
+	// ChildServer returns the command that runs the scale section's server
+	// in another process with the given arguments (see ServeChild). nil
+	// re-executes this program with the hidden flag -child-server.
+	ChildServer func(args ...string) *exec.Cmd
+	// Progress receives a line as each measurement starts (nil: none).
+	Progress io.Writer
+}
+
+// DefaultConfig returns the full run, or with quick the short one (under a
+// minute, for smoke tests).
+func DefaultConfig(quick bool) Config {
+	c := Config{
+		Runs:        5,
+		Duration:    time.Second,
+		Backends:    kem.AllBackends(),
+		Algorithms:  kem.Algorithms(),
+		Sections:    AllSections(),
+		Clients:     16,
+		KeyPool:     4,
+		BulkBytes:   1 << 30,
+		BulkMessage: 64 << 10,
+		EchoMessage: 64,
+		IdleConns:   []int{1, 100, 1000},
+		Sizes:       []int{64, 1 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20},
+	}
+	if quick {
+		c.Quick = true
+		c.Runs = 3
+		c.Duration = 120 * time.Millisecond
+		c.BulkBytes = 64 << 20
+	}
+	return c
+}
+
+// check validates c.
+func (c *Config) check() error {
+	if c.Runs < 1 {
+		return fmt.Errorf("runs must be at least 1, got %d", c.Runs)
+	}
+	if c.Duration <= 0 {
+		return fmt.Errorf("duration must be positive, got %v", c.Duration)
+	}
+	for _, s := range c.Sections {
+		if !slices.Contains(AllSections(), s) {
+			return fmt.Errorf("unknown section %q (want some of %s)", s, strings.Join(AllSections(), ","))
+		}
+	}
+	for _, b := range c.Backends {
+		if !slices.Contains(kem.AllBackends(), b) {
+			return fmt.Errorf("unknown backend %q (want some of %s)", b, strings.Join(kem.AllBackends(), ","))
+		}
+	}
+	for i, a := range c.Algorithms {
+		name, err := kem.CanonicalName(a)
+		if err != nil {
+			return err
+		}
+		c.Algorithms[i] = name
+	}
+	switch {
+	case c.Clients < 1:
+		return fmt.Errorf("clients must be at least 1, got %d", c.Clients)
+	case c.BulkMessage < 1 || c.BulkMessage > maxMessage:
+		return fmt.Errorf("bulk message size %d is outside [1, %d]", c.BulkMessage, maxMessage)
+	case c.BulkBytes < int64(c.BulkMessage):
+		return fmt.Errorf("bulk bytes %d is less than one %d-byte message", c.BulkBytes, c.BulkMessage)
+	case c.EchoMessage < 1 || c.EchoMessage > maxMessage:
+		return fmt.Errorf("echo message size %d is outside [1, %d]", c.EchoMessage, maxMessage)
+	}
+	for _, n := range c.IdleConns {
+		if n < 1 || n > maxIdleConns {
+			return fmt.Errorf("idle connections %d is outside [1, %d]", n, maxIdleConns)
+		}
+	}
+	for _, n := range c.Sizes {
+		if n < 1 || n > maxMessage {
+			return fmt.Errorf("message size %d is outside [1, %d]", n, maxMessage)
+		}
+	}
+	return nil
+}
+
+const (
+	// maxMessage is the largest message the benchmarks send: 1 MiB (the
+	// session Conns they make allow it).
+	maxMessage = 1 << 20
+	// maxIdleConns bounds the scale section's connections (the server's
+	// default limit is 1024; the child server allows this many).
+	maxIdleConns = 10000
+)
+
+func (c *Config) has(section string) bool { return slices.Contains(c.Sections, section) }
+
+func (c *Config) progress(format string, args ...any) {
+	if c.Progress != nil {
+		fmt.Fprintf(c.Progress, "kem-bench: "+format+"\n", args...)
+	}
+}
+
+// childCommand returns the command that starts the scale section's server.
+func (c *Config) childCommand(args ...string) (*exec.Cmd, error) {
+	if c.ChildServer != nil {
+		return c.ChildServer(args...), nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this program to run the child server: %w", err)
+	}
+	return exec.Command(exe, append([]string{"-" + ChildServerFlag}, args...)...), nil
+}

@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+)
+
+const usage = `kem-bench: measure kemtcp next to crypto/tls, in one run on one machine.
+
+Usage:
+  kem-bench [flags]
+
+It prints the machine, then tables of: KEM operations per backend (liboqs also
+timed inside C), session handshakes/s vs TLS 1.3 X25519MLKEM768, bulk
+throughput, 64-byte round trips, the seed protocol next to session, and
+scale (server memory per idle connection, throughput by message size), then
+the targets. Every figure is the median of -runs runs ± half their range.
+The full run takes a few minutes; -quick takes under one.
+
+Flags:`
+
+// Exit codes of Main.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// Main runs kem-bench with args (without the program name) and returns the
+// process's exit code. With the hidden first argument -child-server it is
+// the scale section's server (ServeChild), which reads stdin.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-"+ChildServerFlag || args[0] == "--"+ChildServerFlag) {
+		if err := ServeChild(args[1:], stdin, stdout); err != nil {
+			fmt.Fprintf(stderr, "kem-bench -%s: %v\n", ChildServerFlag, err)
+			return ExitFailure
+		}
+		return ExitOK
+	}
+	fs := flag.NewFlagSet("kem-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "a short run of every section (under a minute), for smoke tests")
+	jsonFile := fs.String("json", "", "also write every figure and the summary as JSON to `FILE`")
+	chartFile := fs.String("chart", "", "also draw the main figures into `FILE` (.svg or .png)")
+	runs := fs.Int("runs", 0, "runs per figure (default 5; 3 with -quick)")
+	duration := fs.Duration("duration", 0, "length of one run of a rate (default 1s; 120ms with -quick)")
+	sections := fs.String("sections", strings.Join(AllSections(), ","), "comma-separated `list` of sections to run")
+	backends := fs.String("backends", "", "comma-separated KEM backends (default: all, those not compiled in say so)")
+	algs := fs.String("algs", "", "comma-separated ML-KEM parameter sets (default: 512,768,1024)")
+	clients := fs.Int("clients", 0, "clients at once in the concurrent handshake figure (default 16)")
+	keyPool := fs.Int("key-pool", -1, "size of the session.KeyPool in the extra handshake rows (default 4; 0: no such rows)")
+	bulk := fs.Int64("bulk-bytes", 0, "bytes the bulk section sends (default 1 GiB; 64 MiB with -quick)")
+	quiet := fs.Bool("q", false, "do not print progress lines on stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (client and in-process servers) to `FILE`, for go tool pprof")
+	replay := fs.String("replay", "", "measure nothing: print the table (and -json, -chart) of the report saved in `FILE` by -json")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.VisitAll(func(f *flag.Flag) {
+			name, use := flag.UnquoteUsage(f)
+			fmt.Fprintf(stderr, "  -%s %s\n    \t%s\n", f.Name, name, use)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	cfg := DefaultConfig(*quick)
+	if *runs != 0 {
+		cfg.Runs = *runs
+	}
+	if *duration != 0 {
+		cfg.Duration = *duration
+	}
+	if *clients != 0 {
+		cfg.Clients = *clients
+	}
+	if *keyPool >= 0 {
+		cfg.KeyPool = *keyPool
+	}
+	if *bulk != 0 {
+		cfg.BulkBytes = *bulk
+	}
+	cfg.Sections = splitList(*sections)
+	if *backends != "" {
+		cfg.Backends = splitList(strings.ToLower(*backends))
+	}
+	if *algs != "" {
+		cfg.Algorithms = splitList(*algs)
+	}
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	if *chartFile != "" && !slices.Contains(ChartFormats, strings.ToLower(filepath.Ext(*chartFile))) {
+		return usageError(stderr, fmt.Sprintf("-chart %q: want a file name ending in %s", *chartFile, strings.Join(ChartFormats, " or ")))
+	}
+	if err := cfg.check(); err != nil {
+		return usageError(stderr, err.Error())
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usageError(stderr, err.Error())
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return usageError(stderr, err.Error())
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	start := time.Now()
+	var r *Report
+	var err error
+	if *replay != "" {
+		r, err = ReadJSON(*replay)
+	} else {
+		r, err = Run(cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kem-bench: %v\n", err)
+		return ExitFailure
+	}
+	if err := r.WriteTable(stdout); err != nil {
+		fmt.Fprintf(stderr, "kem-bench: %v\n", err)
+		return ExitFailure
+	}
+	status := ExitOK
+	if *jsonFile != "" {
+		if err := r.WriteJSON(*jsonFile); err != nil {
+			fmt.Fprintf(stderr, "kem-bench: %v\n", err)
+			status = ExitFailure
+		} else if !*quiet {
+			fmt.Fprintf(stderr, "kem-bench: wrote %s\n", *jsonFile)
+		}
+	}
+	if *chartFile != "" {
+		if err := r.WriteChart(*chartFile); err != nil {
+			fmt.Fprintf(stderr, "kem-bench: %v\n", err)
+			status = ExitFailure
+		} else if !*quiet {
+			fmt.Fprintf(stderr, "kem-bench: wrote %s\n", *chartFile)
+		}
+	}
+	if !*quiet {
+		fmt.Fprintf(stderr, "kem-bench: done in %s\n", time.Since(start).Round(time.Second))
+	}
+	return status
+}
+
+func usageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "kem-bench: %s (see kem-bench -h)\n", msg)
+	return ExitUsage
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

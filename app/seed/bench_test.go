@@ -1,0 +1,81 @@
+package seed_test
+
+// Benchmarks of the seed protocol's per-message work, for benchstat (the
+// whole path over TCP is BenchmarkSeedMessageTCP in package server, and
+// kem-bench's "seed" section):
+//
+//	go test -run '^$' -bench . -benchmem -count 10 -tags liboqs ./app/seed/
+
+import (
+	"testing"
+
+	"github.com/kemtcp/kemtcp/app/kem"
+	"github.com/kemtcp/kemtcp/app/seed"
+)
+
+// BenchmarkSealMarshal: what the client does per line: a fresh
+// encapsulation, the key, AES-256-GCM, the pickle.
+func BenchmarkSealMarshal(b *testing.B) {
+	for _, alg := range kem.Algorithms() {
+		b.Run(alg, func(b *testing.B) {
+			s, err := kem.Lookup(alg, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			dk, err := s.GenerateKey()
+			if err != nil {
+				b.Fatal(err)
+			}
+			ek, err := s.NewEncapsulationKey(dk.EncapsulationKey().Bytes())
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg := make([]byte, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				bundle, err := seed.Seal(ek, msg, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = bundle.Marshal()
+			}
+		})
+	}
+}
+
+// BenchmarkParseOpen: what the server does per message: parse the pickle,
+// decapsulate, derive the key, open.
+func BenchmarkParseOpen(b *testing.B) {
+	for _, alg := range kem.Algorithms() {
+		b.Run(alg, func(b *testing.B) {
+			s, err := kem.Lookup(alg, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			dk, err := s.GenerateKey()
+			if err != nil {
+				b.Fatal(err)
+			}
+			ek, err := s.NewEncapsulationKey(dk.EncapsulationKey().Bytes())
+			if err != nil {
+				b.Fatal(err)
+			}
+			bundle, err := seed.Seal(ek, make([]byte, 64), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			payload := bundle.Marshal()
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := seed.ParseBundle(payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := seed.Open(dk, got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
