@@ -56,9 +56,11 @@ type Config struct {
 	Proto  string // ProtoSession or ProtoSeed
 	Scheme kem.Scheme
 	// MaxFrame bounds the frames the client reads and sends (0: 1 MiB).
-	MaxFrame         int
-	DialTimeout      time.Duration // 0: DefaultDialTimeout
-	HandshakeTimeout time.Duration // 0: DefaultHandshakeTimeout
+	MaxFrame    int
+	DialTimeout time.Duration // 0: DefaultDialTimeout
+	// HandshakeTimeout bounds the key exchange, and also each write of a
+	// message and the closing exchange (0: DefaultHandshakeTimeout).
+	HandshakeTimeout time.Duration
 	// Verify (session only) is called with the server's static key before
 	// anything is sent; it returns a line that says how the key was trusted,
 	// or an error that aborts the connection.
@@ -146,6 +148,8 @@ func (r *run) session(ctx context.Context, in io.Reader) error {
 		return fmt.Errorf("handshake with %s failed: %w", r.cfg.Addr, err)
 	}
 	c.SetDeadline(time.Time{})
+	wd := newWriteDeadline(ctx, c, r.cfg.HandshakeTimeout)
+	defer wd.end()
 	if trust != "" {
 		r.out.printf("%s", trust)
 	}
@@ -193,13 +197,18 @@ loop:
 			if isExit(l.text) {
 				break loop
 			}
+			wd.arm()
 			if err := sc.Send([]byte(l.text)); err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("session with %s: interrupted while sending line %d (the server is not reading)", r.cfg.Addr, l.n)
+				}
 				return fmt.Errorf("sending line %d: %w", l.n, err)
 			}
 		}
 	}
 	// End cleanly: our CLOSE, then the server's, which tells us it has read
 	// every record we sent.
+	wd.end()
 	c.SetDeadline(time.Now().Add(r.cfg.HandshakeTimeout))
 	if err := sc.CloseWrite(); err != nil {
 		return fmt.Errorf("closing the session: %w", err)
@@ -279,6 +288,49 @@ loop:
 	}
 	r.out.printf("%s", ExitingLine)
 	return nil
+}
+
+// writeDeadline bounds each Send of a session: a server that stops reading
+// fills the connection's buffers and blocks the write, which then fails
+// after the timeout, or at once when ctx is cancelled (as the seed
+// protocol's writes do). end turns it off, for the closing exchange, which
+// has a deadline of its own.
+type writeDeadline struct {
+	mu      sync.Mutex
+	c       net.Conn
+	ctx     context.Context
+	timeout time.Duration
+	ended   bool
+	stop    func() bool
+}
+
+func newWriteDeadline(ctx context.Context, c net.Conn, timeout time.Duration) *writeDeadline {
+	wd := &writeDeadline{c: c, ctx: ctx, timeout: timeout}
+	wd.stop = context.AfterFunc(ctx, func() {
+		wd.mu.Lock()
+		defer wd.mu.Unlock()
+		if !wd.ended {
+			c.SetWriteDeadline(time.Now())
+		}
+	})
+	return wd
+}
+
+// arm gives the next write the timeout, unless ctx is already cancelled.
+func (wd *writeDeadline) arm() {
+	wd.mu.Lock()
+	defer wd.mu.Unlock()
+	if wd.ctx.Err() == nil {
+		wd.c.SetWriteDeadline(time.Now().Add(wd.timeout))
+	}
+}
+
+// end stops it: afterwards it changes no deadline.
+func (wd *writeDeadline) end() {
+	wd.stop()
+	wd.mu.Lock()
+	defer wd.mu.Unlock()
+	wd.ended = true
 }
 
 // isExit reports whether a line is the exit command (stripped, any case).

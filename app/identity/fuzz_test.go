@@ -2,8 +2,11 @@ package identity
 
 import (
 	"bytes"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,6 +45,7 @@ func privateKeySeeds(f *testing.F) [][]byte {
 }
 
 // checkReparse is the property of the private key fuzzers: an accepted key
+// is a working key pair (what it encapsulates to, it decapsulates), and
 // re-marshals to the same key, in its own forms and in the seed form.
 func checkReparse(t *testing.T, k *PrivateKey) {
 	if k.Seed == nil && k.Expanded == nil {
@@ -49,6 +53,21 @@ func checkReparse(t *testing.T, k *PrivateKey) {
 	}
 	if k.Seed != nil && len(k.Seed) != kem.SeedSize {
 		t.Fatalf("accepted a %d-byte seed", len(k.Seed))
+	}
+	s, err := kem.Lookup(k.Algorithm, kem.BackendCircl)
+	if err != nil {
+		t.Fatalf("accepted a key of algorithm %q: %v", k.Algorithm, err)
+	}
+	dk, err := k.DecapsulationKey(s)
+	if err != nil {
+		t.Fatalf("accepted key is not usable: %v", err)
+	}
+	ss, ct, err := dk.EncapsulationKey().Encapsulate()
+	if err != nil {
+		t.Fatalf("accepted key's encapsulation key: %v", err)
+	}
+	if ss2, err := dk.Decapsulate(ct); err != nil || !bytes.Equal(ss, ss2) {
+		t.Fatalf("accepted key does not decapsulate what its own encapsulation key makes (%v)", err)
 	}
 	data, err := k.MarshalPEM()
 	if err != nil {
@@ -123,6 +142,18 @@ func FuzzParsePublicKeyDER(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// An accepted key passes the FIPS 203 checks of every backend that
+		// has its algorithm (circl checked it while parsing; crypto/mlkem
+		// is an independent implementation).
+		for _, b := range kem.Backends() {
+			s, err := kem.Lookup(alg, b)
+			if err != nil {
+				continue
+			}
+			if _, err := s.NewEncapsulationKey(ek); err != nil {
+				t.Fatalf("accepted a %s key that the %s backend refuses: %v", alg, b, err)
+			}
+		}
 		data, err := MarshalPublicKeyPEM(alg, ek)
 		if err != nil {
 			t.Fatalf("accepted key does not marshal: %v", err)
@@ -183,6 +214,25 @@ func FuzzNormalizeAddr(f *testing.F) {
 		n2, err := NormalizeAddr(n)
 		if err != nil || n2 != n {
 			t.Fatalf("not idempotent: %q -> %q -> %q (%v)", addr, n, n2, err)
+		}
+		// The same port, as a plain number from 1 to 65535; the same host,
+		// up to case and the spelling of an IP address.
+		host, port, _ := net.SplitHostPort(addr)
+		nhost, nport, err := net.SplitHostPort(n)
+		if err != nil {
+			t.Fatalf("%q -> %q, which does not split: %v", addr, n, err)
+		}
+		pn, err1 := strconv.ParseUint(port, 10, 16)
+		npn, err2 := strconv.ParseUint(nport, 10, 16)
+		if err1 != nil || err2 != nil || pn != npn || pn == 0 || nport != strconv.FormatUint(npn, 10) {
+			t.Fatalf("%q -> %q: port %q became %q", addr, n, port, nport)
+		}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			if nhost != ip.String() {
+				t.Fatalf("%q -> %q: IP %q became %q", addr, n, host, nhost)
+			}
+		} else if nhost != strings.ToLower(host) {
+			t.Fatalf("%q -> %q: host %q became %q", addr, n, host, nhost)
 		}
 		if strings.ContainsAny(n, " \t\r\n#") {
 			t.Fatalf("%q would break a known-hosts line", n)

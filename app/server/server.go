@@ -65,17 +65,28 @@ type Config struct {
 	Grace            time.Duration // 0: DefaultGrace
 	// Out receives the server's lines (nil: discarded).
 	Out io.Writer
+	// OnMessage, if not nil, is called with the peer's address (as in the
+	// server's lines) and every message a client delivers, in order, from
+	// that connection's goroutine, before the message is echoed or the
+	// next one is read. msg is valid only during the call. For tests and
+	// embedding programs; Quiet does not affect it.
+	OnMessage func(peer string, msg []byte)
 }
 
-// Server serves one Config on any number of listeners.
+// Server serves one Config on any number of listeners, at once or one
+// after another. MaxConns counts the connections of all of them; each call
+// of Serve waits for, and closes, only the connections it accepted.
 type Server struct {
-	cfg Config
-	out *lineWriter
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	cfg    Config
+	out    *lineWriter
 	active atomic.Int64
-	wg     sync.WaitGroup
+}
+
+// connSet is the open connections of one call of Serve.
+type connSet struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
 }
 
 // New checks cfg and returns a Server.
@@ -106,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
-	return &Server{cfg: cfg, out: &lineWriter{w: cfg.Out}, conns: make(map[net.Conn]struct{})}, nil
+	return &Server{cfg: cfg, out: &lineWriter{w: cfg.Out}}, nil
 }
 
 // Active returns the number of open connections.
@@ -120,6 +131,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 
+	set := &connSet{conns: make(map[net.Conn]struct{})}
 	var err error
 	for {
 		var c net.Conn
@@ -139,32 +151,33 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			c.Close()
 			continue
 		}
-		s.track(c, true)
-		s.wg.Add(1)
+		s.track(set, c, true)
+		set.wg.Add(1)
 		if s.cfg.Once {
 			ln.Close()
-			s.handle(c)
+			s.handle(set, c)
 			break
 		}
-		go s.handle(c)
+		go s.handle(set, c)
 	}
-	s.shutdown()
+	s.shutdown(set)
 	return err
 }
 
-// shutdown waits up to the grace period for connections, then closes them.
-func (s *Server) shutdown() {
+// shutdown waits up to the grace period for the connections of set, then
+// closes them.
+func (s *Server) shutdown(set *connSet) {
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { set.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(s.cfg.Grace):
-		s.mu.Lock()
-		n := len(s.conns)
-		for c := range s.conns {
+		set.mu.Lock()
+		n := len(set.conns)
+		for c := range set.conns {
 			c.Close()
 		}
-		s.mu.Unlock()
+		set.mu.Unlock()
 		if n > 0 {
 			s.out.printf("Closed %d connection(s) still open after the %v grace period.", n, s.cfg.Grace)
 		}
@@ -173,14 +186,14 @@ func (s *Server) shutdown() {
 	s.out.printf("Server shutting down.")
 }
 
-func (s *Server) track(c net.Conn, add bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) track(set *connSet, c net.Conn, add bool) {
+	set.mu.Lock()
+	defer set.mu.Unlock()
 	if add {
-		s.conns[c] = struct{}{}
+		set.conns[c] = struct{}{}
 		s.active.Add(1)
 	} else {
-		delete(s.conns, c)
+		delete(set.conns, c)
 		s.active.Add(-1)
 	}
 }
@@ -206,9 +219,9 @@ func (c *conn) fail(stage string, err error) {
 	c.s.out.printf("Connection from %s failed during %s: %v", c.peer, stage, err)
 }
 
-func (s *Server) handle(nc net.Conn) {
-	defer s.wg.Done()
-	defer s.track(nc, false)
+func (s *Server) handle(set *connSet, nc net.Conn) {
+	defer set.wg.Done()
+	defer s.track(set, nc, false)
 	defer nc.Close()
 	c := &conn{s: s, c: nc, peer: nc.RemoteAddr().String()}
 	c.logf("Connected by %s", pythonAddr(nc.RemoteAddr()))
@@ -241,9 +254,7 @@ func (c *conn) serveSeed() {
 			c.fail("message", err)
 			return
 		}
-		if !cfg.Quiet {
-			c.logf("Decrypted from client: %s", display.Text(msg))
-		}
+		c.delivered(msg)
 		if isExit(msg) {
 			c.logf("Client requested to exit.")
 			return
@@ -273,9 +284,7 @@ func (c *conn) serveSession() {
 			c.fail("session", err)
 			return
 		}
-		if !cfg.Quiet {
-			c.logf("Decrypted from client: %s", display.Text(msg))
-		}
+		c.delivered(msg)
 		if isExit(msg) {
 			c.logf("Client requested to exit.")
 			c.closeSession(sc)
@@ -288,6 +297,17 @@ func (c *conn) serveSession() {
 				return
 			}
 		}
+	}
+}
+
+// delivered reports a decrypted message: a line unless Quiet, and
+// OnMessage.
+func (c *conn) delivered(msg []byte) {
+	if !c.s.cfg.Quiet {
+		c.logf("Decrypted from client: %s", display.Text(msg))
+	}
+	if c.s.cfg.OnMessage != nil {
+		c.s.cfg.OnMessage(c.peer, msg)
 	}
 }
 
