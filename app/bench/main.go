@@ -23,9 +23,7 @@ timed inside C), session handshakes/s vs TLS 1.3 X25519MLKEM768, bulk
 throughput, 64-byte round trips, the seed protocol next to session, and
 scale (server memory per idle connection, throughput by message size), then
 the targets. Every figure is the median of -runs runs ± half their range.
-The full run takes a few minutes; -quick takes under one.
-
-Flags:`
+The full run takes a few minutes; -quick takes under one.`
 
 // Exit codes of Main.
 const (
@@ -46,7 +44,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	fs := flag.NewFlagSet("kem-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "a short run of every section (under a minute), for smoke tests")
 	jsonFile := fs.String("json", "", "also write every figure and the summary as JSON to `FILE`")
 	chartFile := fs.String("chart", "", "also draw the main figures into `FILE` (.svg or .png)")
@@ -56,23 +53,23 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	backends := fs.String("backends", "", "comma-separated KEM backends (default: all, those not compiled in say so)")
 	algs := fs.String("algs", "", "comma-separated ML-KEM parameter sets (default: 512,768,1024)")
 	clients := fs.Int("clients", 0, "clients at once in the concurrent handshake figure (default 16)")
-	keyPool := fs.Int("key-pool", -1, "size of the session.KeyPool in the extra handshake rows (default 4; 0: no such rows)")
+	keyPool := fs.Int("key-pool", DefaultConfig(false).KeyPool, "size of the session.KeyPool in the extra handshake rows (0: no such rows)")
 	bulk := fs.Int64("bulk-bytes", 0, "bytes the bulk section sends (default 1 GiB; 64 MiB with -quick)")
 	quiet := fs.Bool("q", false, "do not print progress lines on stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (client and in-process servers) to `FILE`, for go tool pprof")
 	replay := fs.String("replay", "", "measure nothing: print the table (and -json, -chart) of the report saved in `FILE` by -json")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, usage)
-		fs.VisitAll(func(f *flag.Flag) {
-			name, use := flag.UnquoteUsage(f)
-			fmt.Fprintf(stderr, "  -%s %s\n    \t%s\n", f.Name, name, use)
-		})
-	}
+	// As kem-server and kem-client: -h prints the usage on stdout, a bad
+	// flag is one line on stderr and exit code 2.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "%s\n\nFlags:\n", usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return ExitOK
 		}
-		return ExitUsage
+		return usageError(stderr, err.Error())
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
@@ -87,9 +84,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *clients != 0 {
 		cfg.Clients = *clients
 	}
-	if *keyPool >= 0 {
-		cfg.KeyPool = *keyPool
+	if *keyPool < 0 {
+		return usageError(stderr, fmt.Sprintf("-key-pool %d: want 0 or more", *keyPool))
 	}
+	cfg.KeyPool = *keyPool
 	if *bulk != 0 {
 		cfg.BulkBytes = *bulk
 	}

@@ -227,6 +227,7 @@ func TestServerInterrupt(t *testing.T) {
 	requireServerLines(t, s, "Decrypted from client: still here")
 	require.Equal(t, ExitOK, s.stop(t))
 	assert.Contains(t, s.out.String(), "Closed 1 connection(s) still open after the 300ms grace period.")
+	assert.Regexp(t, `Connection from 127\.0\.0\.1:\d+ closed at shutdown \(the grace period is over\)\.`, s.out.String())
 	assert.Contains(t, s.out.String(), "Server shutting down.")
 	// The client learns that the server went away.
 	select {

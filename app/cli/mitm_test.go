@@ -194,4 +194,3 @@ func TestFinishedFails(t *testing.T) {
 		t.Fatal("the fake server did not finish")
 	}
 }
-

@@ -84,9 +84,10 @@ type Server struct {
 
 // connSet is the open connections of one call of Serve.
 type connSet struct {
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+	closing atomic.Bool // the grace period is over: connections are being closed
 }
 
 // New checks cfg and returns a Server.
@@ -172,6 +173,7 @@ func (s *Server) shutdown(set *connSet) {
 	select {
 	case <-done:
 	case <-time.After(s.cfg.Grace):
+		set.closing.Store(true)
 		set.mu.Lock()
 		n := len(set.conns)
 		for c := range set.conns {
@@ -201,6 +203,7 @@ func (s *Server) track(set *connSet, c net.Conn, add bool) {
 // conn is one client connection being served.
 type conn struct {
 	s    *Server
+	set  *connSet
 	c    net.Conn
 	peer string
 }
@@ -216,6 +219,10 @@ func (c *conn) logf(format string, args ...any) {
 
 // fail prints the one line of a failed connection: peer, stage, reason.
 func (c *conn) fail(stage string, err error) {
+	if c.set.closing.Load() && errors.Is(err, net.ErrClosed) {
+		c.s.out.printf("Connection from %s closed at shutdown (the grace period is over).", c.peer)
+		return
+	}
 	c.s.out.printf("Connection from %s failed during %s: %v", c.peer, stage, err)
 }
 
@@ -223,7 +230,7 @@ func (s *Server) handle(set *connSet, nc net.Conn) {
 	defer set.wg.Done()
 	defer s.track(set, nc, false)
 	defer nc.Close()
-	c := &conn{s: s, c: nc, peer: nc.RemoteAddr().String()}
+	c := &conn{s: s, set: set, c: nc, peer: nc.RemoteAddr().String()}
 	c.logf("Connected by %s", pythonAddr(nc.RemoteAddr()))
 	switch s.cfg.Proto {
 	case ProtoSeed:
