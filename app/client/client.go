@@ -27,10 +27,10 @@ import (
 	"github.com/kemtcp/kemtcp/app/session"
 )
 
-// Protocol names.
+// Protocol names, as -proto takes them.
 const (
-	ProtoSession = "session"
-	ProtoSeed    = "seed"
+	ProtoSession = session.ProtocolName
+	ProtoSeed    = seed.ProtocolName
 )
 
 // Defaults.
@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg Config, in io.Reader) error {
 	if cfg.Scheme == nil {
 		return errors.New("client: a KEM scheme is required")
 	}
-	r := &run{cfg: cfg, out: &lineWriter{w: cfg.Out}}
+	r := &run{cfg: cfg, out: display.NewLines(cfg.Out)}
 	switch cfg.Proto {
 	case ProtoSession:
 		return r.session(ctx, in)
@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg Config, in io.Reader) error {
 
 type run struct {
 	cfg Config
-	out *lineWriter
+	out *display.Lines
 }
 
 func (r *run) dial(ctx context.Context) (net.Conn, error) {
@@ -151,9 +151,9 @@ func (r *run) session(ctx context.Context, in io.Reader) error {
 	wd := newWriteDeadline(ctx, c, r.cfg.HandshakeTimeout)
 	defer wd.end()
 	if trust != "" {
-		r.out.printf("%s", trust)
+		r.out.Printf("%s", trust)
 	}
-	r.out.printf("%s", ReadyLine)
+	r.out.Printf("%s", ReadyLine)
 
 	// The server's records: DATA is printed as it comes; its CLOSE (io.EOF)
 	// or an error ends the session.
@@ -165,7 +165,7 @@ func (r *run) session(ctx context.Context, in io.Reader) error {
 				serverDone <- err
 				return
 			}
-			r.out.printf("Decrypted from server: %s", display.Text(msg))
+			r.out.Printf("Decrypted from server: %s", display.Text(msg))
 		}
 	}()
 
@@ -176,7 +176,7 @@ func (r *run) session(ctx context.Context, in io.Reader) error {
 loop:
 	for {
 		if r.cfg.Interactive {
-			r.out.prompt(Prompt)
+			r.out.Prompt(Prompt)
 		}
 		select {
 		case <-ctx.Done():
@@ -219,7 +219,7 @@ loop:
 	if sendErr != nil {
 		return sendErr
 	}
-	r.out.printf("%s", ExitingLine)
+	r.out.Printf("%s", ExitingLine)
 	return nil
 }
 
@@ -241,7 +241,7 @@ func (r *run) seed(ctx context.Context, in io.Reader) error {
 		return fmt.Errorf("key exchange with %s failed: %w", r.cfg.Addr, err)
 	}
 	c.SetDeadline(time.Time{})
-	r.out.printf("%s", ReadyLine)
+	r.out.Printf("%s", ReadyLine)
 
 	done := make(chan struct{})
 	defer close(done)
@@ -250,7 +250,7 @@ func (r *run) seed(ctx context.Context, in io.Reader) error {
 loop:
 	for {
 		if r.cfg.Interactive {
-			r.out.prompt(Prompt)
+			r.out.Prompt(Prompt)
 		}
 		select {
 		case <-ctx.Done():
@@ -286,7 +286,7 @@ loop:
 	if sendErr != nil {
 		return sendErr
 	}
-	r.out.printf("%s", ExitingLine)
+	r.out.Printf("%s", ExitingLine)
 	return nil
 }
 
@@ -396,23 +396,4 @@ func readLines(in io.Reader, limit int, done <-chan struct{}) <-chan line {
 		}
 	}()
 	return ch
-}
-
-// lineWriter writes whole lines from several goroutines without
-// interleaving them.
-type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lineWriter) printf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, format+"\n", args...)
-}
-
-func (l *lineWriter) prompt(p string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	io.WriteString(l.w, p)
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/kemtcp/kemtcp/app/client"
 	"github.com/kemtcp/kemtcp/app/frame"
+	"github.com/kemtcp/kemtcp/app/internal/testutil"
 	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/pickle"
 	"github.com/kemtcp/kemtcp/app/seed"
@@ -44,23 +45,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer safe for concurrent use.
+type syncBuffer = testutil.SyncBuffer
 
 // fakeServer accepts one connection, runs script on it, then reads what the
 // client sends until it hangs up, and reports how many bytes that was.

@@ -31,8 +31,10 @@ import (
 	"github.com/kemtcp/kemtcp/app/kem"
 )
 
-// Protocol constants (SEED-PROTOCOL.md).
+// Protocol constants (PROTOCOL.md in this folder).
 const (
+	// ProtocolName is how users choose this protocol (-proto seed).
+	ProtocolName = "seed"
 	// Info is the HKDF info string.
 	Info = "ml-kem-aesgcm-v1"
 	// KeySize is the size of the derived AES-256-GCM key.

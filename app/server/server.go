@@ -33,10 +33,10 @@ import (
 	"github.com/kemtcp/kemtcp/app/session"
 )
 
-// Protocol names.
+// Protocol names, as -proto takes them.
 const (
-	ProtoSession = "session"
-	ProtoSeed    = "seed"
+	ProtoSession = session.ProtocolName
+	ProtoSeed    = seed.ProtocolName
 )
 
 // Defaults of the server's limits.
@@ -78,7 +78,7 @@ type Config struct {
 // of Serve waits for, and closes, only the connections it accepted.
 type Server struct {
 	cfg    Config
-	out    *lineWriter
+	out    *display.Lines
 	active atomic.Int64
 }
 
@@ -118,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
-	return &Server{cfg: cfg, out: &lineWriter{w: cfg.Out}}, nil
+	return &Server{cfg: cfg, out: display.NewLines(cfg.Out)}, nil
 }
 
 // Active returns the number of open connections.
@@ -141,14 +141,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			if ctx.Err() != nil {
 				err = nil
 			} else if isTemporary(err) {
-				s.out.printf("Accept failed (will retry): %v", err)
+				s.out.Printf("Accept failed (will retry): %v", err)
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
 			break
 		}
 		if n := s.active.Load(); n >= int64(s.cfg.MaxConns) {
-			s.out.printf("Connection from %s refused: too many connections (limit %d, -max-conns)", c.RemoteAddr(), s.cfg.MaxConns)
+			s.out.Printf("Connection from %s refused: too many connections (limit %d, -max-conns)", c.RemoteAddr(), s.cfg.MaxConns)
 			c.Close()
 			continue
 		}
@@ -181,11 +181,11 @@ func (s *Server) shutdown(set *connSet) {
 		}
 		set.mu.Unlock()
 		if n > 0 {
-			s.out.printf("Closed %d connection(s) still open after the %v grace period.", n, s.cfg.Grace)
+			s.out.Printf("Closed %d connection(s) still open after the %v grace period.", n, s.cfg.Grace)
 		}
 		<-done
 	}
-	s.out.printf("Server shutting down.")
+	s.out.Printf("Server shutting down.")
 }
 
 func (s *Server) track(set *connSet, c net.Conn, add bool) {
@@ -214,16 +214,16 @@ func (c *conn) logf(format string, args ...any) {
 	if c.s.active.Load() > 1 {
 		format = "[" + c.peer + "] " + format
 	}
-	c.s.out.printf(format, args...)
+	c.s.out.Printf(format, args...)
 }
 
 // fail prints the one line of a failed connection: peer, stage, reason.
 func (c *conn) fail(stage string, err error) {
 	if c.set.closing.Load() && errors.Is(err, net.ErrClosed) {
-		c.s.out.printf("Connection from %s closed at shutdown (the grace period is over).", c.peer)
+		c.s.out.Printf("Connection from %s closed at shutdown (the grace period is over).", c.peer)
 		return
 	}
-	c.s.out.printf("Connection from %s failed during %s: %v", c.peer, stage, err)
+	c.s.out.Printf("Connection from %s failed during %s: %v", c.peer, stage, err)
 }
 
 func (s *Server) handle(set *connSet, nc net.Conn) {
@@ -349,16 +349,4 @@ func isTemporary(err error) bool {
 		}
 	}
 	return false
-}
-
-// lineWriter writes whole lines from many goroutines without interleaving.
-type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lineWriter) printf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, format+"\n", args...)
 }

@@ -8,6 +8,8 @@ import (
 
 // Wire constants of the session protocol, version 1 (PROTOCOL.md).
 const (
+	// ProtocolName is how users choose this protocol (-proto session).
+	ProtocolName = "session"
 	// Magic opens both hellos.
 	Magic = "KEMTCP"
 	// Version is the protocol version this package speaks; it follows Magic

@@ -1,9 +1,12 @@
-// Package display makes peer-supplied text safe to print on a terminal.
+// Package display prints for kem-server and kem-client: peer-supplied text
+// made safe for a terminal, and whole lines from many goroutines.
 package display
 
 import (
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -32,4 +35,28 @@ func Text(b []byte) string {
 		b = b[size:]
 	}
 	return sb.String()
+}
+
+// Lines writes whole lines to one writer from many goroutines without
+// interleaving them.
+type Lines struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewLines returns a Lines writing to w.
+func NewLines(w io.Writer) *Lines { return &Lines{w: w} }
+
+// Printf writes one line: format and args as fmt.Sprintf, then "\n".
+func (l *Lines) Printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format+"\n", args...)
+}
+
+// Prompt writes p without a newline (a prompt for input).
+func (l *Lines) Prompt(p string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	io.WriteString(l.w, p)
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kemtcp/kemtcp/app/cli"
+	"github.com/kemtcp/kemtcp/app/internal/testutil"
 )
 
 const root = "../../.."
@@ -208,23 +208,8 @@ func TestDockerfileMatchesMakefile(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe buffer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer safe for concurrent use.
+type syncBuffer = testutil.SyncBuffer
 
 var normalizers = []struct {
 	re   *regexp.Regexp
