@@ -127,35 +127,35 @@ func (c *Config) throughputPair(srv *kemServer, tlsSrv *streamServer, tc *tlsCon
 
 // measureBulk fills r.Bulk: BulkBytes in BulkMessage-byte messages.
 func (c *Config) measureBulk(r *Report) error {
-	s, err := streamScheme()
-	if err != nil {
-		return err
-	}
-	tc, err := newTLSConfigs()
-	if err != nil {
-		return err
-	}
-	srv, err := startKEMServer(s, server.ProtoSession, false, sessionMaxFrame)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	tlsSrv, err := startStreamServer(tc.server, modeSink)
-	if err != nil {
-		return err
-	}
-	defer tlsSrv.Close()
-	c.progress("bulk: %d bytes in %d-byte messages, session and tls", c.BulkBytes, c.BulkMessage)
-	sr, tr, err := c.throughputPair(srv, tlsSrv, tc, c.BulkMessage, limit{bytes: c.BulkBytes})
-	if err != nil {
-		return fmt.Errorf("bulk: %w", err)
-	}
-	r.Bulk = append(r.Bulk, sr, tr)
-	return nil
+	return withStreamServers(func(srv *kemServer, tlsSrv *streamServer, tc *tlsConfigs) error {
+		c.progress("bulk: %d bytes in %d-byte messages, session and tls", c.BulkBytes, c.BulkMessage)
+		sr, tr, err := c.throughputPair(srv, tlsSrv, tc, c.BulkMessage, limit{bytes: c.BulkBytes})
+		if err != nil {
+			return fmt.Errorf("bulk: %w", err)
+		}
+		r.Bulk = append(r.Bulk, sr, tr)
+		return nil
+	})
 }
 
 // measureSweep fills r.Sweep: throughput for each of Sizes, for Duration.
 func (c *Config) measureSweep(r *Report) error {
+	return withStreamServers(func(srv *kemServer, tlsSrv *streamServer, tc *tlsConfigs) error {
+		for _, n := range c.Sizes {
+			c.progress("scale: throughput with %d-byte messages, session and tls", n)
+			sr, tr, err := c.throughputPair(srv, tlsSrv, tc, n, limit{d: c.Duration})
+			if err != nil {
+				return fmt.Errorf("throughput with %d-byte messages: %w", n, err)
+			}
+			r.Sweep = append(r.Sweep, sr, tr)
+		}
+		return nil
+	})
+}
+
+// withStreamServers runs measure with a session server and a TLS server
+// that both discard what they receive, and stops them afterwards.
+func withStreamServers(measure func(srv *kemServer, tlsSrv *streamServer, tc *tlsConfigs) error) error {
 	s, err := streamScheme()
 	if err != nil {
 		return err
@@ -174,15 +174,7 @@ func (c *Config) measureSweep(r *Report) error {
 		return err
 	}
 	defer tlsSrv.Close()
-	for _, n := range c.Sizes {
-		c.progress("scale: throughput with %d-byte messages, session and tls", n)
-		sr, tr, err := c.throughputPair(srv, tlsSrv, tc, n, limit{d: c.Duration})
-		if err != nil {
-			return fmt.Errorf("throughput with %d-byte messages: %w", n, err)
-		}
-		r.Sweep = append(r.Sweep, sr, tr)
-	}
-	return nil
+	return measure(srv, tlsSrv, tc)
 }
 
 // measureEcho fills r.Echo: round trips of EchoMessage bytes through the
