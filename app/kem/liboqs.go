@@ -5,6 +5,7 @@ package kem
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/kemtcp/kemtcp/oqs"
@@ -130,38 +131,9 @@ func (s *liboqsScheme) NewEncapsulationKey(ek []byte) (EncapsulationKey, error) 
 }
 
 // newEncapsulationKey copies ek, of a length already checked, into a new
-// liboqsEncapsulationKey: key and bytes in one allocation, since a client
-// parses a fresh key for every connection.
+// liboqsEncapsulationKey.
 func (s *liboqsScheme) newEncapsulationKey(ek []byte) *liboqsEncapsulationKey {
-	var k *liboqsEncapsulationKey
-	switch len(ek) {
-	case 800:
-		b := new(struct {
-			k liboqsEncapsulationKey
-			a [800]byte
-		})
-		k = &b.k
-		k.ek = b.a[:]
-	case 1184:
-		b := new(struct {
-			k liboqsEncapsulationKey
-			a [1184]byte
-		})
-		k = &b.k
-		k.ek = b.a[:]
-	case 1568:
-		b := new(struct {
-			k liboqsEncapsulationKey
-			a [1568]byte
-		})
-		k = &b.k
-		k.ek = b.a[:]
-	default:
-		k = &liboqsEncapsulationKey{ek: make([]byte, len(ek))}
-	}
-	k.s = s
-	copy(k.ek, ek)
-	return k
+	return &liboqsEncapsulationKey{s: s, ek: slices.Clone(ek)}
 }
 
 type liboqsEncapsulationKey struct {
