@@ -40,7 +40,7 @@ echo "== kemtcp demo: backends compiled in: ${backends[*]}"
 [ "${backends[0]}" = liboqs ] || echo "   (liboqs is not compiled in: run 'make liboqs' then 'make demo' to include it)"
 
 messages=$'Hello from client using ML-KEM!\nPost-quantum greetings.\nexit'
-for proto in session seed; do
+for proto in session legacy; do
   for backend in "${backends[@]}"; do
     echo
     echo "== protocol $proto, backend $backend, ML-KEM-768"

@@ -224,16 +224,16 @@ func TestTinyRun(t *testing.T) {
 		positive(t, e.RoundTripsPerSec, "echo "+e.Protocol)
 	}
 
-	require.Len(t, r.Seed, 2*len(cfg.Algorithms))
-	for _, s := range r.Seed {
-		positive(t, s.MessagesPerSec, "seed "+s.Protocol)
+	require.Len(t, r.Legacy, 2*len(cfg.Algorithms))
+	for _, s := range r.Legacy {
+		positive(t, s.MessagesPerSec, "legacy "+s.Protocol)
 		assert.Positive(t, s.WireBytesPerMessage)
 		assert.Positive(t, s.SetupBytes)
 	}
-	p, err := kem.ParamsFor(r.Seed[0].Algorithm)
+	p, err := kem.ParamsFor(r.Legacy[0].Algorithm)
 	require.NoError(t, err)
-	assert.Greater(t, r.Seed[0].WireBytesPerMessage, float64(p.CiphertextSize), "a seed message carries a KEM ciphertext")
-	assert.Equal(t, float64(4+1+seedMessageSize+16), r.Seed[1].WireBytesPerMessage, "a session DATA frame: length, type, body, tag")
+	assert.Greater(t, r.Legacy[0].WireBytesPerMessage, float64(p.CiphertextSize), "a legacy message carries a KEM ciphertext")
+	assert.Equal(t, float64(4+1+legacyMessageSize+16), r.Legacy[1].WireBytesPerMessage, "a session DATA frame: length, type, body, tag")
 
 	require.Len(t, r.Idle, 3)
 	assert.Equal(t, 0, r.Idle[0].Conns)
@@ -274,7 +274,7 @@ func TestTinyRun(t *testing.T) {
 	var table bytes.Buffer
 	require.NoError(t, r.WriteTable(&table))
 	for _, want := range []string{"Machine:", "1. KEM operations", "2. Full handshakes", "3. Bulk throughput", "4. Small-message round trips",
-		"5. Seed protocol", "6. Scale", "idle_conn_bytes", "handshake_vs_tls", "TLS_AES_"} {
+		"5. Legacy protocol", "6. Scale", "idle_conn_bytes", "handshake_vs_tls", "TLS_AES_"} {
 		assert.Contains(t, table.String(), want)
 	}
 	if !oqs.Compiled {
@@ -301,7 +301,7 @@ func checkJSON(t *testing.T, r *Report, path string) {
 	require.NoError(t, err)
 	var doc map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(b, &doc))
-	for _, k := range []string{"machine", "settings", "kem_operations", "handshakes", "bulk", "echo", "seed", "idle_connections", "message_size_sweep", "summary"} {
+	for _, k := range []string{"machine", "settings", "kem_operations", "handshakes", "bulk", "echo", "legacy", "idle_connections", "message_size_sweep", "summary"} {
 		assert.Contains(t, doc, k)
 	}
 	var summary map[string]json.RawMessage

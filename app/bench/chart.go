@@ -29,7 +29,7 @@ func (r *Report) WriteChart(path string) error {
 		return fmt.Errorf("chart %q: want a file name ending in %s", path, strings.Join(ChartFormats, " or "))
 	}
 	var panels []*plot.Plot
-	for _, make := range []func() (*plot.Plot, error){r.kemPlot, r.handshakePlot, r.sweepPlot, r.echoPlot, r.seedPlot, r.idlePlot} {
+	for _, make := range []func() (*plot.Plot, error){r.kemPlot, r.handshakePlot, r.sweepPlot, r.echoPlot, r.legacyPlot, r.idlePlot} {
 		p, err := make()
 		if err != nil {
 			return fmt.Errorf("chart: %w", err)
@@ -285,20 +285,20 @@ func (r *Report) echoPlot() (*plot.Plot, error) {
 	return p, nil
 }
 
-func (r *Report) seedPlot() (*plot.Plot, error) {
-	if len(r.Seed) == 0 {
+func (r *Report) legacyPlot() (*plot.Plot, error) {
+	if len(r.Legacy) == 0 {
 		return nil, nil
 	}
-	p := newPlot(fmt.Sprintf("%d-byte messages/s, seed vs session (higher is better)", seedMessageSize), "", "messages per second")
+	p := newPlot(fmt.Sprintf("%d-byte messages/s, legacy vs session (higher is better)", legacyMessageSize), "", "messages per second")
 	var cats []string
-	for _, s := range r.Seed {
+	for _, s := range r.Legacy {
 		if !contains(cats, s.Algorithm) {
 			cats = append(cats, s.Algorithm)
 		}
 	}
-	names := []string{ProtoSeed, ProtoSession}
+	names := []string{ProtoLegacy, ProtoSession}
 	values := nanGrid(len(names), len(cats))
-	for _, s := range r.Seed {
+	for _, s := range r.Legacy {
 		values[indexOf(names, s.Protocol)][indexOf(cats, s.Algorithm)] = s.MessagesPerSec.value()
 	}
 	if err := groupedBars(p, cats, names, values); err != nil {

@@ -18,13 +18,13 @@ const (
 	SectionHandshake = "handshake"
 	SectionBulk      = "bulk"
 	SectionEcho      = "echo"
-	SectionSeed      = "seed"
+	SectionLegacy    = "legacy"
 	SectionScale     = "scale"
 )
 
 // AllSections returns every section, in the order Run measures them.
 func AllSections() []string {
-	return []string{SectionKEM, SectionHandshake, SectionBulk, SectionEcho, SectionSeed, SectionScale}
+	return []string{SectionKEM, SectionHandshake, SectionBulk, SectionEcho, SectionLegacy, SectionScale}
 }
 
 // Config says what Run measures and for how long.

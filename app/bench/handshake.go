@@ -12,7 +12,7 @@ import (
 // Names used in the rows of the crypto/tls baseline.
 const (
 	ProtoSession = "session"
-	ProtoSeed    = "seed"
+	ProtoLegacy  = "legacy"
 	ProtoTLS     = "tls"
 	ProtoTCP     = "tcp"
 	backendTLS   = "crypto/tls"

@@ -20,7 +20,7 @@ Usage:
 
 It prints the machine, then tables of: KEM operations per backend (liboqs also
 timed inside C), session handshakes/s vs TLS 1.3 X25519MLKEM768, bulk
-throughput, 64-byte round trips, the seed protocol next to session, and
+throughput, 64-byte round trips, the legacy protocol next to session, and
 scale (server memory per idle connection, throughput by message size), then
 the targets. Every figure is the median of -runs runs ± half their range.
 The full run takes a few minutes; -quick takes under one.`

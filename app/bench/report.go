@@ -20,7 +20,7 @@ type Report struct {
 	Handshakes []HandshakeResult  `json:"handshakes"`
 	Bulk       []ThroughputResult `json:"bulk"`
 	Echo       []EchoResult       `json:"echo"`
-	Seed       []SeedResult       `json:"seed"`
+	Legacy     []LegacyResult     `json:"legacy"`
 	Idle       []IdleResult       `json:"idle_connections"`
 	Sweep      []ThroughputResult `json:"message_size_sweep"`
 
@@ -117,10 +117,10 @@ type EchoResult struct {
 	VsTLS            *float64 `json:"vs_tls"`
 }
 
-// SeedResult is the one-way message rate of one protocol and its bytes on
+// LegacyResult is the one-way message rate of one protocol and its bytes on
 // the wire.
-type SeedResult struct {
-	Protocol       string `json:"protocol"` // "seed" or "session"
+type LegacyResult struct {
+	Protocol       string `json:"protocol"` // "legacy" or "session"
 	Backend        string `json:"backend"`
 	Algorithm      string `json:"algorithm"`
 	MessageSize    int    `json:"message_bytes"`

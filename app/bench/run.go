@@ -27,7 +27,7 @@ func Run(cfg Config) (*Report, error) {
 		{SectionHandshake, cfg.measureHandshakes},
 		{SectionBulk, cfg.measureBulk},
 		{SectionEcho, cfg.measureEcho},
-		{SectionSeed, cfg.measureSeed},
+		{SectionLegacy, cfg.measureLegacy},
 		{SectionScale, cfg.measureIdle},
 		{SectionScale, cfg.measureSweep},
 	}

@@ -72,12 +72,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 		t.Flush()
 	}
 
-	if len(r.Seed) > 0 {
-		fmt.Fprintf(&b, "\n5. Seed protocol (the demo's: one ML-KEM encapsulation per message) next to session (one handshake per connection)\n")
-		fmt.Fprintf(&b, "   one connection, %d-byte messages one way, timed until the server has read them all\n", seedMessageSize)
+	if len(r.Legacy) > 0 {
+		fmt.Fprintf(&b, "\n5. Legacy protocol (the demo's: one ML-KEM encapsulation per message) next to session (one handshake per connection)\n")
+		fmt.Fprintf(&b, "   one connection, %d-byte messages one way, timed until the server has read them all\n", legacyMessageSize)
 		t := table(&b)
 		fmt.Fprintln(t, "   protocol\tbackend\tKEM\tmessages/s\twire bytes/message\tkey exchange bytes\t")
-		for _, s := range r.Seed {
+		for _, s := range r.Legacy {
 			fmt.Fprintf(t, "   %s\t%s\t%s\t%s\t%s\t%s\t\n", s.Protocol, s.Backend, s.Algorithm, s.MessagesPerSec.format(0), group(s.WireBytesPerMessage, 0), group(float64(s.SetupBytes), 0))
 		}
 		t.Flush()

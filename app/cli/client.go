@@ -51,8 +51,8 @@ func Client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	if c.proto.name == server.ProtoSeed && (explicit["pin"] || explicit["known-hosts"] && *knownHosts != KnownHostsNone) {
-		return usageError(stderr, name, "-pin and -known-hosts need -proto session: the seed protocol cannot authenticate the server")
+	if c.proto.name == server.ProtoLegacy && (explicit["pin"] || explicit["known-hosts"] && *knownHosts != KnownHostsNone) {
+		return usageError(stderr, name, "-pin and -known-hosts need -proto session: the legacy protocol cannot authenticate the server")
 	}
 
 	cfg := client.Config{

@@ -28,7 +28,7 @@ func supports(alg, b string) bool {
 func TestMatrix(t *testing.T) {
 	lines := []string{"Hello from client using ML-KEM!", "second line", "ünïcødé ✓", "", "last"}
 	input := strings.Join(lines, "\n") + "\n"
-	for _, proto := range []string{"session", "seed"} {
+	for _, proto := range []string{"session", "legacy"} {
 		for _, alg := range kem.Algorithms() {
 			for _, sb := range kem.Backends() {
 				for _, cb := range kem.Backends() {
@@ -43,8 +43,8 @@ func TestMatrix(t *testing.T) {
 						assert.Contains(t, out, "Received server public key. Type messages to send. Type 'exit' to quit.")
 						assert.Contains(t, out, "Client exiting.")
 						end := "Client requested to exit." // session: CLOSE
-						if proto == "seed" {
-							end = "Client disconnected." // seed: EOF
+						if proto == "legacy" {
+							end = "Client disconnected." // legacy: EOF
 						}
 						requireServerLines(t, s, end)
 						assert.Equal(t, lines, decrypted(s.out.String()))
@@ -67,8 +67,8 @@ func TestStartupLines(t *testing.T) {
 	assert.Regexp(t, `Server key fingerprint: SHA256:[A-Za-z0-9+/]{43} `, out)
 	assert.Contains(t, out, "Server listening on "+s.addr)
 
-	s2 := startServer(t, "-proto", "seed")
-	assert.Contains(t, s2.out.String(), "kemtcp server: protocol seed, ML-KEM-768")
+	s2 := startServer(t, "-proto", "legacy")
+	assert.Contains(t, s2.out.String(), "kemtcp server: protocol legacy, ML-KEM-768")
 	assert.NotContains(t, s2.out.String(), "fingerprint")
 	assert.Contains(t, s2.out.String(), "Server listening on "+s2.addr)
 }
@@ -77,7 +77,7 @@ func TestStartupLines(t *testing.T) {
 // duplicated or reordered, and the echoes come back.
 func TestConcurrentClients(t *testing.T) {
 	const clients, msgs = 50, 100
-	for _, proto := range []string{"session", "seed"} {
+	for _, proto := range []string{"session", "legacy"} {
 		t.Run(proto, func(t *testing.T) {
 			args := []string{"-proto", proto}
 			if proto == "session" {
@@ -101,7 +101,7 @@ func TestConcurrentClients(t *testing.T) {
 			}
 			wg.Wait()
 			end := "Client requested to exit."
-			if proto == "seed" {
+			if proto == "legacy" {
 				end = "Client disconnected."
 			}
 			waitFor(t, 20*time.Second, "every client's end", func() bool {
@@ -141,7 +141,7 @@ func TestConcurrentClients(t *testing.T) {
 
 // TestExitLine: "exit" ends the session; lines after it are not sent.
 func TestExitLine(t *testing.T) {
-	for _, proto := range []string{"session", "seed"} {
+	for _, proto := range []string{"session", "legacy"} {
 		t.Run(proto, func(t *testing.T) {
 			s := startServer(t, "-proto", proto)
 			code, out, errOut := runClient(t, context.Background(), s.addr, "one\n  EXIT \nnever sent\n", "-proto", proto)
@@ -149,7 +149,7 @@ func TestExitLine(t *testing.T) {
 			assert.Contains(t, out, "Client exiting.")
 			requireServerLines(t, s, "Client requested to exit.")
 			want := []string{"one"}
-			if proto == "seed" {
+			if proto == "legacy" {
 				want = append(want, "  EXIT ") // the demo sends exit as a message
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -161,7 +161,7 @@ func TestExitLine(t *testing.T) {
 
 // TestOnceMode: -once serves one client and exits 0, as the demo.
 func TestOnceMode(t *testing.T) {
-	for _, proto := range []string{"session", "seed"} {
+	for _, proto := range []string{"session", "legacy"} {
 		t.Run(proto, func(t *testing.T) {
 			s := startServer(t, "-proto", proto, "-once")
 			code, _, errOut := runClient(t, context.Background(), s.addr, "hi\nexit\n", "-proto", proto)
@@ -183,7 +183,7 @@ func TestOnceMode(t *testing.T) {
 // TestClientInterrupt: Ctrl+C (context cancelled) while the client waits
 // for input ends the session cleanly and exits 0.
 func TestClientInterrupt(t *testing.T) {
-	for _, proto := range []string{"session", "seed"} {
+	for _, proto := range []string{"session", "legacy"} {
 		t.Run(proto, func(t *testing.T) {
 			s := startServer(t, "-proto", proto)
 			pr, pw := io.Pipe()
@@ -204,7 +204,7 @@ func TestClientInterrupt(t *testing.T) {
 				t.Fatal("client did not stop on interrupt")
 			}
 			end := "Client requested to exit."
-			if proto == "seed" {
+			if proto == "legacy" {
 				end = "Client disconnected."
 			}
 			requireServerLines(t, s, end)

@@ -77,11 +77,13 @@ type protoFlag struct{ name string }
 func (f *protoFlag) String() string { return f.name }
 func (f *protoFlag) Set(s string) error {
 	switch s {
-	case server.ProtoSession, server.ProtoSeed:
+	case server.ProtoSession, server.ProtoLegacy:
 		f.name = s
 		return nil
+	case "seed":
+		return errors.New(`"seed" is now called "legacy": use -proto legacy (the original demo's unauthenticated protocol)`)
 	}
-	return fmt.Errorf("unknown protocol %q (want session or seed)", s)
+	return fmt.Errorf("unknown protocol %q (want session or legacy)", s)
 }
 
 // sizeFlag is a byte count within [min, max].
@@ -117,7 +119,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", DefaultAddr, "TCP `address` (host:port)")
 	fs.Var(&c.alg, "alg", "KEM: ML-KEM-512, ML-KEM-768 or ML-KEM-1024 (or 512, 768, 1024)")
 	fs.Var(&c.backend, "backend", "KEM backend: "+strings.Join(kem.Backends(), ", ")+" (compiled into this binary; default "+kem.DefaultBackend()+")")
-	fs.Var(&c.proto, "proto", "wire protocol: session (authenticated channel) or seed (the original Python demo's)")
+	fs.Var(&c.proto, "proto", "wire protocol: session (authenticated channel) or legacy (the original Python demo's; unauthenticated)")
 	fs.Var(&c.maxFrame, "max-frame", "largest frame accepted, in `bytes`")
 	fs.DurationVar(&c.handshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "time allowed for the key exchange, and for each frame once its first byte has arrived")
 }

@@ -19,25 +19,25 @@ import (
 )
 
 func TestProtocolMismatch(t *testing.T) {
-	seedSrv := startServer(t, "-proto", "seed")
-	code, _, errOut := runClient(t, context.Background(), seedSrv.addr, "hello\n", "-proto", "session")
+	legacySrv := startServer(t, "-proto", "legacy")
+	code, _, errOut := runClient(t, context.Background(), legacySrv.addr, "hello\n", "-proto", "session")
 	assert.Equal(t, ExitFailure, code)
-	assert.Contains(t, errOut, "seed protocol")
-	assert.Contains(t, errOut, "-proto seed")
+	assert.Contains(t, errOut, "legacy protocol")
+	assert.Contains(t, errOut, "-proto legacy")
 
 	sessSrv := startServer(t, "-proto", "session")
-	code, _, errOut = runClient(t, context.Background(), sessSrv.addr, "hello\n", "-proto", "seed")
+	code, _, errOut = runClient(t, context.Background(), sessSrv.addr, "hello\n", "-proto", "legacy")
 	assert.Equal(t, ExitFailure, code)
 	assert.Contains(t, errOut, "session protocol")
 	assert.Contains(t, errOut, "-proto session")
 	// Nothing was decrypted by either server.
 	time.Sleep(100 * time.Millisecond)
-	assert.Empty(t, decrypted(seedSrv.out.String()))
+	assert.Empty(t, decrypted(legacySrv.out.String()))
 	assert.Empty(t, decrypted(sessSrv.out.String()))
 }
 
 func TestKEMMismatch(t *testing.T) {
-	for _, proto := range []string{"session", "seed"} {
+	for _, proto := range []string{"session", "legacy"} {
 		t.Run(proto, func(t *testing.T) {
 			s := startServer(t, "-proto", proto, "-alg", "ML-KEM-1024")
 			code, _, errOut := runClient(t, context.Background(), s.addr, "hello\n", "-proto", proto, "-alg", "768")
@@ -106,7 +106,7 @@ func TestConnectionRefused(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	for _, proto := range []string{"session", "seed"} {
+	for _, proto := range []string{"session", "legacy"} {
 		code, _, errOut := runClient(t, context.Background(), addr, "hello\n", "-proto", proto)
 		assert.Equal(t, ExitFailure, code)
 		assert.Contains(t, errOut, "connection refused by "+addr)
@@ -286,7 +286,7 @@ func TestFlags(t *testing.T) {
 	for _, flag := range []string{"-pin", "-known-hosts"} {
 		assert.Contains(t, out, flag)
 	}
-	code, _, errOut := run(srv, "-proto", "seed", "-echo")
+	code, _, errOut := run(srv, "-proto", "legacy", "-echo")
 	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, errOut, "-echo needs -proto session")
 

@@ -164,16 +164,16 @@ func TestProcesses(t *testing.T) {
 		assert.Contains(t, srv.out.String(), "Server shutting down.")
 	})
 
-	t.Run("seed", func(t *testing.T) {
-		srv := start(t, serverBin, nil, "-addr", "127.0.0.1:0", "-proto", "seed", "-once")
+	t.Run("legacy", func(t *testing.T) {
+		srv := start(t, serverBin, nil, "-addr", "127.0.0.1:0", "-proto", "legacy", "-once")
 		addr := strings.TrimPrefix(srv.waitLine(t, "Server listening on "), "Server listening on ")
-		cli := start(t, clientBin, strings.NewReader("hello over seed\nexit\n"), "-addr", addr, "-proto", "seed")
+		cli := start(t, clientBin, strings.NewReader("hello over legacy\nexit\n"), "-addr", addr, "-proto", "legacy")
 		require.Equal(t, 0, cli.exitCode(t), cli.err.String())
 		assert.Contains(t, cli.err.String(), "does not authenticate the server")
 		assert.Equal(t, 0, srv.exitCode(t), srv.err.String())
 		out := srv.out.String()
 		assert.Contains(t, out, "Public key sent. Waiting for encrypted messages...")
-		assert.Contains(t, out, "Decrypted from client: hello over seed\nDecrypted from client: exit\nClient requested to exit.\nServer shutting down.\n")
+		assert.Contains(t, out, "Decrypted from client: hello over legacy\nDecrypted from client: exit\nClient requested to exit.\nServer shutting down.\n")
 	})
 
 	t.Run("bad flag", func(t *testing.T) {

@@ -49,7 +49,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		return usageError(stderr, name, "-grace and -handshake-timeout must be positive")
 	}
 	if *echo && c.proto.name != server.ProtoSession {
-		return usageError(stderr, name, "-echo needs -proto session: the seed protocol has no server-to-client messages")
+		return usageError(stderr, name, "-echo needs -proto session: the legacy protocol has no server-to-client messages")
 	}
 	if *pubout && *keyFile == "" {
 		return usageError(stderr, name, "-pubout needs -key FILE")
@@ -126,8 +126,8 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 	}
 	fmt.Fprintf(stdout, "kemtcp server: protocol %s, %s, backend %s\n", c.proto.name, scheme.Name(), backendLabel(scheme))
 	switch {
-	case c.proto.name == server.ProtoSeed:
-		fmt.Fprintln(stdout, "Warning: the seed protocol does not authenticate the server; clients cannot detect a man in the middle.")
+	case c.proto.name == server.ProtoLegacy:
+		fmt.Fprintln(stdout, "Warning: the legacy protocol does not authenticate the server; clients cannot detect a man in the middle.")
 	case pk != nil:
 		fmt.Fprintf(stdout, "Server key fingerprint: %s (from %s)\n", identity.Fingerprint(ek), *keyFile)
 	default:

@@ -23,14 +23,14 @@ import (
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/internal/display"
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/seed"
+	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/session"
 )
 
 // Protocol names, as -proto takes them.
 const (
 	ProtoSession = session.ProtocolName
-	ProtoSeed    = seed.ProtocolName
+	ProtoLegacy  = legacy.ProtocolName
 )
 
 // Defaults.
@@ -53,7 +53,7 @@ var ErrServerClosed = errors.New("the server closed the session")
 // Config configures Run.
 type Config struct {
 	Addr   string
-	Proto  string // ProtoSession or ProtoSeed
+	Proto  string // ProtoSession or ProtoLegacy
 	Scheme kem.Scheme
 	// MaxFrame bounds the frames the client reads and sends (0: 1 MiB).
 	MaxFrame    int
@@ -96,10 +96,10 @@ func Run(ctx context.Context, cfg Config, in io.Reader) error {
 	switch cfg.Proto {
 	case ProtoSession:
 		return r.session(ctx, in)
-	case ProtoSeed:
-		return r.seed(ctx, in)
+	case ProtoLegacy:
+		return r.legacy(ctx, in)
 	}
-	return fmt.Errorf("unknown protocol %q (want %s or %s)", cfg.Proto, ProtoSession, ProtoSeed)
+	return fmt.Errorf("unknown protocol %q (want %s or %s)", cfg.Proto, ProtoSession, ProtoLegacy)
 }
 
 type run struct {
@@ -223,8 +223,8 @@ loop:
 	return nil
 }
 
-func (r *run) seed(ctx context.Context, in io.Reader) error {
-	fmt.Fprintln(r.cfg.Err, "warning: the seed protocol does not authenticate the server: anyone in the middle can read these messages (use -proto session with -pin)")
+func (r *run) legacy(ctx context.Context, in io.Reader) error {
+	fmt.Fprintln(r.cfg.Err, "warning: the legacy protocol does not authenticate the server: anyone in the middle can read these messages (use -proto session with -pin)")
 	c, err := r.dial(ctx)
 	if err != nil {
 		return err
@@ -233,7 +233,7 @@ func (r *run) seed(ctx context.Context, in io.Reader) error {
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
 	c.SetDeadline(time.Now().Add(r.cfg.HandshakeTimeout))
-	sc, err := seed.Connect(c, r.cfg.Scheme, r.cfg.MaxFrame)
+	sc, err := legacy.Connect(c, r.cfg.Scheme, r.cfg.MaxFrame)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("key exchange with %s: interrupted", r.cfg.Addr)
@@ -245,7 +245,7 @@ func (r *run) seed(ctx context.Context, in io.Reader) error {
 
 	done := make(chan struct{})
 	defer close(done)
-	lines := readLines(in, seed.MaxPlaintext(r.cfg.Scheme, r.cfg.MaxFrame), done)
+	lines := readLines(in, legacy.MaxPlaintext(r.cfg.Scheme, r.cfg.MaxFrame), done)
 	var sendErr error
 loop:
 	for {
@@ -276,7 +276,7 @@ loop:
 			}
 		}
 	}
-	// The seed protocol has no goodbye: half-close and give the server a
+	// The legacy protocol has no goodbye: half-close and give the server a
 	// moment to read what we sent and close its side.
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.CloseWrite()
@@ -292,7 +292,7 @@ loop:
 
 // writeDeadline bounds each Send of a session: a server that stops reading
 // fills the connection's buffers and blocks the write, which then fails
-// after the timeout, or at once when ctx is cancelled (as the seed
+// after the timeout, or at once when ctx is cancelled (as the legacy
 // protocol's writes do). end turns it off, for the closing exchange, which
 // has a deadline of its own.
 type writeDeadline struct {

@@ -31,8 +31,8 @@ import (
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/internal/testutil"
 	"github.com/kemtcp/kemtcp/app/kem"
+	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/pickle"
-	"github.com/kemtcp/kemtcp/app/seed"
 	"github.com/kemtcp/kemtcp/app/session"
 )
 
@@ -153,7 +153,7 @@ func writeFrame(c net.Conn, payload []byte) { c.Write(frame.Append(nil, payload)
 // TestModulusInvalidKeys: a ServerHello whose static or ephemeral key fails
 // the FIPS 203 modulus check (a coefficient of q or more, first or last) is
 // refused for every parameter set, before the client sends a byte; the same
-// for the seed protocol's pickled key.
+// for the legacy protocol's pickled key.
 func TestModulusInvalidKeys(t *testing.T) {
 	for _, alg := range kem.Algorithms() {
 		s := scheme(t, alg)
@@ -182,10 +182,10 @@ func TestModulusInvalidKeys(t *testing.T) {
 					require.NotContains(t, out, client.ReadyLine)
 				})
 			}
-			t.Run(fmt.Sprintf("%s/seed/coefficient %d = %d", alg, tc.coef, tc.v), func(t *testing.T) {
-				fs := startFake(t, func(c net.Conn) { writeFrame(c, seed.EncodePublicKey(bad)) })
-				err, _, _ := runClient(t, fs.addr, client.ProtoSeed, s, nil)
-				require.ErrorIs(t, err, seed.ErrMalformed)
+			t.Run(fmt.Sprintf("%s/legacy/coefficient %d = %d", alg, tc.coef, tc.v), func(t *testing.T) {
+				fs := startFake(t, func(c net.Conn) { writeFrame(c, legacy.EncodePublicKey(bad)) })
+				err, _, _ := runClient(t, fs.addr, client.ProtoLegacy, s, nil)
+				require.ErrorIs(t, err, legacy.ErrMalformed)
 				require.ErrorIs(t, err, kem.ErrEncapsKey)
 				require.Zero(t, <-fs.rest)
 			})
@@ -232,14 +232,14 @@ func TestHostileServerHello(t *testing.T) {
 		{"other ML-KEM", client.ProtoSession, frameOf(serverHello(session.Magic, 1, p512.ID, ek512, ek512)), session.ErrKEMMismatch, `use -alg ML-KEM-512`, 0},
 		{"a byte short", client.ProtoSession, frameOf(sh[:len(sh)-1]), session.ErrLength, `got 2376 bytes, want 2377`, 0},
 		{"a byte long", client.ProtoSession, frameOf(append(bytes.Clone(sh), 0)), session.ErrLength, `got 2378 bytes, want 2377`, 0},
-		{"seed server", client.ProtoSession, frameOf(seed.EncodePublicKey(ek)), session.ErrSeedPeer, `use -proto seed`, 0},
-		{"session server", client.ProtoSeed, frameOf(sh), seed.ErrSessionPeer, `use -proto session`, 0},
-		{"seed: 4 GiB frame", client.ProtoSeed, raw([]byte{0xff, 0xff, 0xff, 0xff}), frame.ErrTooLarge, `4294967295 bytes`, 4 << 20},
-		{"seed: silent", client.ProtoSeed, func(net.Conn) {}, nil, `i/o timeout`, 0},
-		{"seed: key of ML-KEM-512", client.ProtoSeed, frameOf(seed.EncodePublicKey(ek512)), seed.ErrKEMMismatch, `use -alg ML-KEM-512`, 0},
-		{"seed: GLOBAL", client.ProtoSeed, frameOf([]byte("\x80\x04cos\nsystem\n.")), pickle.ErrNotAllowed, `GLOBAL`, 0},
-		{"seed: BINBYTES8 of 2^62 bytes", client.ProtoSeed, frameOf([]byte("\x80\x04\x8e\x00\x00\x00\x00\x00\x00\x00\x40.")), pickle.ErrTruncated, `4611686018427387904 bytes`, 4 << 20},
-		{"seed: a dict", client.ProtoSeed, frameOf([]byte("\x80\x04}.")), seed.ErrMalformed, `holds a dict, not bytes`, 0},
+		{"legacy server", client.ProtoSession, frameOf(legacy.EncodePublicKey(ek)), session.ErrLegacyPeer, `use -proto legacy`, 0},
+		{"session server", client.ProtoLegacy, frameOf(sh), legacy.ErrSessionPeer, `use -proto session`, 0},
+		{"legacy: 4 GiB frame", client.ProtoLegacy, raw([]byte{0xff, 0xff, 0xff, 0xff}), frame.ErrTooLarge, `4294967295 bytes`, 4 << 20},
+		{"legacy: silent", client.ProtoLegacy, func(net.Conn) {}, nil, `i/o timeout`, 0},
+		{"legacy: key of ML-KEM-512", client.ProtoLegacy, frameOf(legacy.EncodePublicKey(ek512)), legacy.ErrKEMMismatch, `use -alg ML-KEM-512`, 0},
+		{"legacy: GLOBAL", client.ProtoLegacy, frameOf([]byte("\x80\x04cos\nsystem\n.")), pickle.ErrNotAllowed, `GLOBAL`, 0},
+		{"legacy: BINBYTES8 of 2^62 bytes", client.ProtoLegacy, frameOf([]byte("\x80\x04\x8e\x00\x00\x00\x00\x00\x00\x00\x40.")), pickle.ErrTruncated, `4611686018427387904 bytes`, 4 << 20},
+		{"legacy: a dict", client.ProtoLegacy, frameOf([]byte("\x80\x04}.")), legacy.ErrMalformed, `holds a dict, not bytes`, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -529,13 +529,13 @@ func requireNoSecrets(t *testing.T, text string, secrets map[string][]byte) {
 // TestServerStopsReading: a server that completes the handshake and then
 // reads nothing more. Once the connection's buffers are full the client's
 // writes block; the client must give up after its timeout (the handshake
-// timeout, as for the seed protocol and the server's echoes) instead of
+// timeout, as for the legacy protocol and the server's echoes) instead of
 // hanging forever, and a cancelled context must stop it at once.
 func TestServerStopsReading(t *testing.T) {
 	s := scheme(t, kem.MLKEM768)
 	dkS := keyPair(t, s, 7)
 	input := strings.Repeat(strings.Repeat("x", 1000)+"\n", 64<<10) // 64 MB
-	for _, proto := range []string{client.ProtoSession, client.ProtoSeed} {
+	for _, proto := range []string{client.ProtoSession, client.ProtoLegacy} {
 		for _, cancel := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/cancel=%v", proto, cancel), func(t *testing.T) {
 				release := make(chan struct{})
@@ -550,7 +550,7 @@ func TestServerStopsReading(t *testing.T) {
 						}
 						c.Write(rs.record(session.RecordFinished, ""))
 					} else {
-						writeFrame(c, seed.EncodePublicKey(dkS.EncapsulationKey().Bytes()))
+						writeFrame(c, legacy.EncodePublicKey(dkS.EncapsulationKey().Bytes()))
 					}
 					<-release // read nothing
 					c.Close()
@@ -571,14 +571,14 @@ func TestServerStopsReading(t *testing.T) {
 				if cancel {
 					// Wait until the writes are stuck, then cancel: a session
 					// client stops at once, not after its hour-long write
-					// timeout. A seed client, after a cancellation, still
+					// timeout. A legacy client, after a cancellation, still
 					// half-closes and waits (up to its timeout) for the
 					// server to hang up: this one does.
 					eventually(t, func() bool { return strings.Contains(out.String(), client.ReadyLine) })
 					time.Sleep(500 * time.Millisecond)
 					stop()
 					start = time.Now()
-					if proto == client.ProtoSeed {
+					if proto == client.ProtoLegacy {
 						free()
 					}
 				}
@@ -657,7 +657,7 @@ func (s *spyScheme) live() (made, live int) {
 
 // TestClientWipesSecrets: the shared secrets of the client's
 // encapsulations are zero once it is done with them: after a clean session,
-// after a failed key confirmation, and in the seed protocol, one per
+// after a failed key confirmation, and in the legacy protocol, one per
 // message.
 func TestClientWipesSecrets(t *testing.T) {
 	dkS := keyPair(t, scheme(t, kem.MLKEM768), 7)
@@ -690,8 +690,8 @@ func TestClientWipesSecrets(t *testing.T) {
 				c.Write(frame.Append(nil, make([]byte, session.RecordOverhead)))
 			}
 		}, true, 2},
-		{"seed", client.ProtoSeed, func(t *testing.T, c net.Conn, s kem.Scheme) {
-			writeFrame(c, seed.EncodePublicKey(dkS.EncapsulationKey().Bytes()))
+		{"legacy", client.ProtoLegacy, func(t *testing.T, c net.Conn, s kem.Scheme) {
+			writeFrame(c, legacy.EncodePublicKey(dkS.EncapsulationKey().Bytes()))
 		}, false, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

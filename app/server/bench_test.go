@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/seed"
+	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/session"
 )
 
@@ -154,19 +154,19 @@ func BenchmarkBulkTCP(b *testing.B) {
 	}
 }
 
-// BenchmarkSeedMessageTCP: the seed protocol's per-message encapsulation,
+// BenchmarkLegacyMessageTCP: the legacy protocol's per-message encapsulation,
 // one way to the server; the time includes the server reading the last one.
-func BenchmarkSeedMessageTCP(b *testing.B) {
+func BenchmarkLegacyMessageTCP(b *testing.B) {
 	for _, alg := range kem.Algorithms() {
 		b.Run(alg, func(b *testing.B) {
 			s := benchScheme(b, alg)
-			addr, _ := benchServer(b, Config{Proto: ProtoSeed, Scheme: s})
+			addr, _ := benchServer(b, Config{Proto: ProtoLegacy, Scheme: s})
 			nc, err := net.Dial("tcp", addr)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer nc.Close()
-			c, err := seed.Connect(nc, s, 0)
+			c, err := legacy.Connect(nc, s, 0)
 			if err != nil {
 				b.Fatal(err)
 			}

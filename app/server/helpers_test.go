@@ -23,7 +23,7 @@ import (
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/internal/testutil"
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/seed"
+	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/server"
 	"github.com/kemtcp/kemtcp/app/session"
 )
@@ -398,11 +398,11 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// seedKey reads the seed server's key frame on c and returns a client.
-func seedConnect(t testing.TB, c net.Conn, s kem.Scheme) *seed.ClientConn {
+// legacyKey reads the legacy server's key frame on c and returns a client.
+func seedConnect(t testing.TB, c net.Conn, s kem.Scheme) *legacy.ClientConn {
 	t.Helper()
 	c.SetDeadline(time.Now().Add(waitLong))
-	sc, err := seed.Connect(c, s, 0)
+	sc, err := legacy.Connect(c, s, 0)
 	require.NoError(t, err)
 	c.SetDeadline(time.Time{})
 	return sc

@@ -23,8 +23,8 @@ import (
 
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/kem"
+	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/pickle"
-	"github.com/kemtcp/kemtcp/app/seed"
 	"github.com/kemtcp/kemtcp/app/server"
 	"github.com/kemtcp/kemtcp/app/session"
 )
@@ -175,8 +175,8 @@ func TestHostileSession(t *testing.T) {
 			run: writeHello(clientHello(session.Magic, session.Version, p768.ID, chSize-1))},
 		{name: "ciphertexts a byte long", stage: "handshake", reason: fmt.Sprintf(`^ClientHello: wrong length for ML-KEM-768 \(0x0201\): got %d bytes, want %d$`, chSize+1, chSize),
 			run: writeHello(clientHello(session.Magic, session.Version, p768.ID, chSize+1))},
-		{name: "seed client", stage: "handshake", reason: `^ClientHello: bad magic`,
-			run: writeHello((&seed.Bundle{KEMCiphertext: randomBytes(p768.CiphertextSize), Nonce: make([]byte, seed.NonceSize), Ciphertext: randomBytes(40)}).Marshal())},
+		{name: "legacy client", stage: "handshake", reason: `^ClientHello: bad magic`,
+			run: writeHello((&legacy.Bundle{KEMCiphertext: randomBytes(p768.CiphertextSize), Nonce: make([]byte, legacy.NonceSize), Ciphertext: randomBytes(40)}).Marshal())},
 
 		// Implicit rejection: a ciphertext of the right size that is not an
 		// encapsulation to the key makes the server derive other keys; the
@@ -378,8 +378,8 @@ func TestHostileSession(t *testing.T) {
 	goleak.VerifyNone(t, ign)
 }
 
-// seedGood returns an honest seed client's two halves for runHostile.
-func seedGood(ts *testServer) func() (func(), func()) {
+// legacyGood returns an honest legacy client's two halves for runHostile.
+func legacyGood(ts *testServer) func() (func(), func()) {
 	return func() (func(), func()) {
 		t := ts.t
 		c := ts.dial()
@@ -406,18 +406,18 @@ func seedGood(ts *testServer) func() (func(), func()) {
 // pickleFrame returns a frame holding "\x80\x04" + body.
 func pickleFrame(body string) []byte { return frame.Append(nil, []byte("\x80\x04"+body)) }
 
-// TestHostileSeed: the seed protocol (the original demo's) against hostile
+// TestHostileSeed: the legacy protocol (the original demo's) against hostile
 // clients: framing, the pickle subset, and the crypto.
 func TestHostileSeed(t *testing.T) {
 	ign := goleak.IgnoreCurrent()
 	const maxFrame = 8 << 20
-	ts := startServer(t, server.Config{Proto: server.ProtoSeed, MaxFrame: maxFrame})
+	ts := startServer(t, server.Config{Proto: server.ProtoLegacy, MaxFrame: maxFrame})
 	p768 := sizes(t, kem.MLKEM768)
-	sealed := func(t *testing.T, ts *testServer, c net.Conn, text string) *seed.Bundle {
+	sealed := func(t *testing.T, ts *testServer, c net.Conn, text string) *legacy.Bundle {
 		t.Helper()
 		ek, err := ts.cfg.Scheme.NewEncapsulationKey(ts.cfg.Key.EncapsulationKey().Bytes())
 		require.NoError(t, err)
-		b, err := seed.Seal(ek, []byte(text), nil)
+		b, err := legacy.Seal(ek, []byte(text), nil)
 		require.NoError(t, err)
 		return b
 	}
@@ -451,7 +451,7 @@ func TestHostileSeed(t *testing.T) {
 				require.Less(t, took, hsTimeout+5*time.Second)
 				return nil
 			}},
-		{name: "session client", stage: "message", reason: `speaks kemtcp's session protocol, not seed; use -proto session$`,
+		{name: "session client", stage: "message", reason: `speaks kemtcp's session protocol, not legacy; use -proto session$`,
 			run: write(frame.Append(nil, clientHello(session.Magic, session.Version, p768.ID, session.ClientHelloSize(p768))))},
 		{name: "GLOBAL os.system", stage: "message", reason: `^message is not a valid pickle: pickle: opcode GLOBAL \('c', 0x63\) is not allowed \(offset 2\)$`,
 			run: write(pickleFrame("cos\nsystem\n(S'echo pwned'\ntR."))},
@@ -510,13 +510,13 @@ func TestHostileSeed(t *testing.T) {
 				return write(frame.Append(nil, b.Marshal()))(t, ts, c)
 			}},
 	}
-	runHostile(t, ts, cases, seedGood(ts))
+	runHostile(t, ts, cases, legacyGood(ts))
 
 	// Every byte that is not an allowed opcode, each on its own
 	// connection, eight at a time.
 	t.Run("every refused opcode", func(t *testing.T) {
 		ts.t = t
-		exchange, finish := seedGood(ts)()
+		exchange, finish := legacyGood(ts)()
 		exchange()
 		var refused []byte
 		for op := range 256 {
@@ -574,7 +574,7 @@ func TestHostileSeed(t *testing.T) {
 // shutdown after the grace period.
 func TestIdleConnectionsKept(t *testing.T) {
 	ign := goleak.IgnoreCurrent()
-	for _, proto := range []string{server.ProtoSession, server.ProtoSeed} {
+	for _, proto := range []string{server.ProtoSession, server.ProtoLegacy} {
 		t.Run(proto, func(t *testing.T) {
 			ts := startServer(t, server.Config{Proto: proto, MaxConns: 2})
 			c := ts.dial()
@@ -620,8 +620,8 @@ func TestIdleConnectionsKept(t *testing.T) {
 // TestReplayAcrossConnections shows the difference between the protocols
 // that the README states: a session record replayed into another
 // connection does not open there (each connection has its own keys), but a
-// seed message replayed into another connection is delivered again, since
-// the seed protocol has no replay protection (every message is a fresh
+// legacy message replayed into another connection is delivered again, since
+// the legacy protocol has no replay protection (every message is a fresh
 // encapsulation to the same static key).
 func TestReplayAcrossConnections(t *testing.T) {
 	ign := goleak.IgnoreCurrent()
@@ -636,11 +636,11 @@ func TestReplayAcrossConnections(t *testing.T) {
 		require.Equal(t, []string{"own"}, ts.delivered(b.LocalAddr().String()))
 		ts.stop()
 	})
-	t.Run("seed", func(t *testing.T) {
-		ts := startServer(t, server.Config{Proto: server.ProtoSeed})
+	t.Run("legacy", func(t *testing.T) {
+		ts := startServer(t, server.Config{Proto: server.ProtoLegacy})
 		ek, err := ts.cfg.Scheme.NewEncapsulationKey(ts.cfg.Key.EncapsulationKey().Bytes())
 		require.NoError(t, err)
-		msg, err := seed.Seal(ek, []byte("pay 100 to Mallory"), nil)
+		msg, err := legacy.Seal(ek, []byte("pay 100 to Mallory"), nil)
 		require.NoError(t, err)
 		captured := frame.Append(nil, msg.Marshal())
 		a, b := ts.dial(), ts.dial()

@@ -21,7 +21,7 @@ import (
 
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/seed"
+	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/server"
 	"github.com/kemtcp/kemtcp/app/session"
 )
@@ -141,8 +141,8 @@ func TestSecretsWiped(t *testing.T) {
 		ts.stop()
 	})
 
-	t.Run("seed", func(t *testing.T) {
-		ts := startServer(t, server.Config{Proto: server.ProtoSeed, Scheme: scheme, Key: &spyKey{DecapsulationKey: static, spy: sp}})
+	t.Run("legacy", func(t *testing.T) {
+		ts := startServer(t, server.Config{Proto: server.ProtoLegacy, Scheme: scheme, Key: &spyKey{DecapsulationKey: static, spy: sp}})
 		before, _, keys, _ := sp.state()
 		c := ts.dial()
 		sc := seedConnect(t, c, ts.cfg.Scheme)
@@ -152,7 +152,7 @@ func TestSecretsWiped(t *testing.T) {
 		// A message that decapsulates but does not decrypt.
 		ek, err := ts.cfg.Scheme.NewEncapsulationKey(ts.cfg.Key.EncapsulationKey().Bytes())
 		require.NoError(t, err)
-		b, err := seed.Seal(ek, []byte("tampered"), nil)
+		b, err := legacy.Seal(ek, []byte("tampered"), nil)
 		require.NoError(t, err)
 		b.Ciphertext[3] ^= 1
 		send(t, c, frame.Append(nil, b.Marshal()))
@@ -160,7 +160,7 @@ func TestSecretsWiped(t *testing.T) {
 		secrets, live, keys2, _ := sp.state()
 		require.Equal(t, before+3, secrets)
 		require.Zero(t, live, "shared secrets left in memory")
-		require.Equal(t, keys, keys2, "the seed protocol makes no ephemeral keys")
+		require.Equal(t, keys, keys2, "the legacy protocol makes no ephemeral keys")
 		ts.stop()
 	})
 	goleak.VerifyNone(t, ign)
@@ -249,8 +249,8 @@ func TestSecretsNotLogged(t *testing.T) {
 		requireNoSecrets(t, out, secrets)
 	})
 
-	t.Run("seed", func(t *testing.T) {
-		ts := startServer(t, server.Config{Proto: server.ProtoSeed, Key: static})
+	t.Run("legacy", func(t *testing.T) {
+		ts := startServer(t, server.Config{Proto: server.ProtoLegacy, Key: static})
 		ek, err := scheme.NewEncapsulationKey(static.EncapsulationKey().Bytes())
 		require.NoError(t, err)
 		// message seals text with the encapsulation randomness m(i), and
@@ -258,7 +258,7 @@ func TestSecretsNotLogged(t *testing.T) {
 		message := func(i int, text string, tamper bool) []byte {
 			ss, ct, err := ek.EncapsulateDerand(m(10 + i))
 			require.NoError(t, err)
-			key, err := seed.DeriveKey(ss)
+			key, err := legacy.DeriveKey(ss)
 			require.NoError(t, err)
 			secrets[fmt.Sprintf("seed ss %d", i)] = ss
 			secrets[fmt.Sprintf("seed key %d", i)] = key
@@ -266,8 +266,8 @@ func TestSecretsNotLogged(t *testing.T) {
 			require.NoError(t, err)
 			aead, err := cipher.NewGCM(block)
 			require.NoError(t, err)
-			nonce := bytes.Repeat([]byte{byte(i)}, seed.NonceSize)
-			b := &seed.Bundle{KEMCiphertext: ct, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, []byte(text), nil)}
+			nonce := bytes.Repeat([]byte{byte(i)}, legacy.NonceSize)
+			b := &legacy.Bundle{KEMCiphertext: ct, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, []byte(text), nil)}
 			if tamper {
 				b.Ciphertext[0] ^= 1
 			}

@@ -29,14 +29,14 @@ import (
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/internal/display"
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/seed"
+	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/session"
 )
 
 // Protocol names, as -proto takes them.
 const (
 	ProtoSession = session.ProtocolName
-	ProtoSeed    = seed.ProtocolName
+	ProtoLegacy  = legacy.ProtocolName
 )
 
 // Defaults of the server's limits.
@@ -48,10 +48,10 @@ const (
 
 // Config configures a Server.
 type Config struct {
-	Proto  string     // ProtoSession or ProtoSeed
+	Proto  string     // ProtoSession or ProtoLegacy
 	Scheme kem.Scheme // the KEM
 	// Key is the server's key pair: the static key of the session protocol,
-	// the one key of the seed protocol. Required.
+	// the one key of the legacy protocol. Required.
 	Key kem.DecapsulationKey
 	// Once serves a single client and returns, as the demo does.
 	Once bool
@@ -93,15 +93,15 @@ type connSet struct {
 // New checks cfg and returns a Server.
 func New(cfg Config) (*Server, error) {
 	switch cfg.Proto {
-	case ProtoSession, ProtoSeed:
+	case ProtoSession, ProtoLegacy:
 	default:
-		return nil, fmt.Errorf("unknown protocol %q (want %s or %s)", cfg.Proto, ProtoSession, ProtoSeed)
+		return nil, fmt.Errorf("unknown protocol %q (want %s or %s)", cfg.Proto, ProtoSession, ProtoLegacy)
 	}
 	if cfg.Scheme == nil || cfg.Key == nil {
 		return nil, errors.New("server: a KEM scheme and a key are required")
 	}
 	if cfg.Echo && cfg.Proto != ProtoSession {
-		return nil, errors.New("-echo needs -proto session: the seed protocol has no server-to-client messages")
+		return nil, errors.New("-echo needs -proto session: the legacy protocol has no server-to-client messages")
 	}
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = frame.DefaultMaxSize
@@ -233,17 +233,17 @@ func (s *Server) handle(set *connSet, nc net.Conn) {
 	c := &conn{s: s, set: set, c: nc, peer: nc.RemoteAddr().String()}
 	c.logf("Connected by %s", pythonAddr(nc.RemoteAddr()))
 	switch s.cfg.Proto {
-	case ProtoSeed:
-		c.serveSeed()
+	case ProtoLegacy:
+		c.serveLegacy()
 	case ProtoSession:
 		c.serveSession()
 	}
 }
 
-func (c *conn) serveSeed() {
+func (c *conn) serveLegacy() {
 	cfg := &c.s.cfg
 	c.c.SetDeadline(time.Now().Add(cfg.HandshakeTimeout))
-	sc, err := seed.Accept(c.c, cfg.Key, cfg.MaxFrame)
+	sc, err := legacy.Accept(c.c, cfg.Key, cfg.MaxFrame)
 	if err != nil {
 		c.fail("key exchange", err)
 		return

@@ -8,9 +8,9 @@ import "errors"
 var (
 	// ErrBadMagic: a hello does not start with Magic.
 	ErrBadMagic = errors.New("bad magic (the peer does not speak the kemtcp session protocol)")
-	// ErrSeedPeer: the first frame from the server is a Python pickle, as the
-	// seed protocol's server sends.
-	ErrSeedPeer = errors.New("server speaks the seed protocol (pickled key), not session; use -proto seed")
+	// ErrLegacyPeer: the first frame from the server is a Python pickle, as the
+	// legacy protocol's server sends.
+	ErrLegacyPeer = errors.New("server speaks the legacy protocol (pickled key), not session; use -proto legacy")
 	// ErrVersion: a hello names a protocol version other than Version.
 	ErrVersion = errors.New("unsupported protocol version")
 	// ErrUnknownKEM: a hello names a kem_id that is no ML-KEM parameter set.

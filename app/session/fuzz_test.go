@@ -43,7 +43,7 @@ func helloSeeds(f *testing.F, server bool) {
 
 // checkHelloErr: a refused hello gets one of the documented errors.
 func checkHelloErr(t *testing.T, err error) {
-	for _, want := range []error{ErrBadMagic, ErrSeedPeer, ErrVersion, ErrUnknownKEM, ErrLength} {
+	for _, want := range []error{ErrBadMagic, ErrLegacyPeer, ErrVersion, ErrUnknownKEM, ErrLength} {
 		if errors.Is(err, want) {
 			return
 		}

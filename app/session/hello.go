@@ -17,7 +17,7 @@ import (
 // keys is the client's job (Scheme.NewEncapsulationKey), done in Client.
 
 // The first bytes of a Python pickle of protocol 2 to 5: PROTO (0x80) and
-// the protocol number. The seed protocol's server sends its key that way.
+// the protocol number. The legacy protocol's server sends its key that way.
 const (
 	pickleProto       = 0x80
 	pickleMinProtocol = 2
@@ -81,11 +81,11 @@ func parseHelloHeader(stage string, p []byte, size func(kem.Params) int) (kem.Pa
 
 // ParseServerHello parses a ServerHello payload. The keys in the result
 // alias payload. A payload that starts like a Python pickle gives
-// ErrSeedPeer; otherwise the errors wrap ErrBadMagic, ErrLength, ErrVersion
+// ErrLegacyPeer; otherwise the errors wrap ErrBadMagic, ErrLength, ErrVersion
 // or ErrUnknownKEM.
 func ParseServerHello(payload []byte) (*ServerHello, error) {
 	if looksLikePickle(payload) {
-		return nil, fmt.Errorf("%s: %w", stageServerHello, ErrSeedPeer)
+		return nil, fmt.Errorf("%s: %w", stageServerHello, ErrLegacyPeer)
 	}
 	params, body, err := parseHelloHeader(stageServerHello, payload, ServerHelloSize)
 	if err != nil {

@@ -267,7 +267,7 @@ func TestReadmeExamples(t *testing.T) {
 					*part = append(*part, l)
 				}
 			}
-			if slices.Contains(clientArgs, "seed") {
+			if slices.Contains(clientArgs, "legacy") {
 				clientArgs = slices.DeleteFunc(clientArgs, func(s string) bool { return strings.HasSuffix(s, "known_hosts") || s == "-known-hosts" })
 			}
 

@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/seed"
+	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/server"
 )
 
-// seedMessageSize is the size of the seed section's messages: a short line
+// legacyMessageSize is the size of the legacy section's messages: a short line
 // of text, what the demo sends.
-const seedMessageSize = 64
+const legacyMessageSize = 64
 
-// oneWay is one run of the seed section: messages/s, what the client wrote
+// oneWay is one run of the legacy section: messages/s, what the client wrote
 // per message, and what crossed before the first message.
 type oneWay struct {
 	perSec      float64
@@ -26,10 +26,10 @@ type oneWay struct {
 	messageSize int
 }
 
-// seedOneWay sends seedMessageSize-byte messages over one seed connection
+// legacyOneWay sends legacyMessageSize-byte messages over one legacy connection
 // to srv for d, half-closes, and waits for the server to close: it has then
 // decrypted every message.
-func seedOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
+func legacyOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
 	nc, err := net.Dial("tcp", srv.addr)
 	if err != nil {
 		return oneWay{}, err
@@ -37,12 +37,12 @@ func seedOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
 	cc := &countingConn{Conn: nc}
 	defer cc.Close()
 	cc.SetDeadline(time.Now().Add(ioTimeout))
-	sc, err := seed.Connect(cc, srv.scheme, 0)
+	sc, err := legacy.Connect(cc, srv.scheme, 0)
 	if err != nil {
 		return oneWay{}, err
 	}
 	setup := cc.read.Load() + cc.written.Load()
-	msg := bytes.Repeat([]byte{'s'}, seedMessageSize)
+	msg := bytes.Repeat([]byte{'s'}, legacyMessageSize)
 	before := cc.written.Load()
 	start := time.Now()
 	sent, err := sendLoop(func() error { return sc.Send(msg) }, 1, limit{d: d})
@@ -60,7 +60,7 @@ func seedOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
 	return oneWay{perSec: float64(sent) / el.Seconds(), wirePerMsg: float64(wire) / float64(sent), setupBytes: setup}, nil
 }
 
-// sessionOneWay is seedOneWay over the session protocol, ended by CLOSE.
+// sessionOneWay is legacyOneWay over the session protocol, ended by CLOSE.
 func sessionOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
 	var cc *countingConn
 	wrap := func(c net.Conn) net.Conn { cc = &countingConn{Conn: c}; return cc }
@@ -70,7 +70,7 @@ func sessionOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
 	}
 	defer nc.Close()
 	setup := cc.read.Load() + cc.written.Load()
-	msg := bytes.Repeat([]byte{'s'}, seedMessageSize)
+	msg := bytes.Repeat([]byte{'s'}, legacyMessageSize)
 	before := cc.written.Load()
 	start := time.Now()
 	sent, err := sendLoop(func() error { return sc.Send(msg) }, 1, limit{d: d})
@@ -85,40 +85,40 @@ func sessionOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
 	return oneWay{perSec: float64(sent) / el.Seconds(), wirePerMsg: float64(wire) / float64(sent), setupBytes: setup}, nil
 }
 
-// measureSeed fills r.Seed: for each KEM on the default backend, the seed
+// measureLegacy fills r.Legacy: for each KEM on the default backend, the legacy
 // protocol (one encapsulation per message) next to session (one handshake
 // per connection).
-func (c *Config) measureSeed(r *Report) error {
+func (c *Config) measureLegacy(r *Report) error {
 	for _, alg := range c.Algorithms {
 		s, err := kem.Lookup(alg, "")
 		if err != nil {
 			return err
 		}
-		for _, proto := range []string{ProtoSeed, ProtoSession} {
-			c.progress("seed: %s %s %s, %d-byte messages", proto, s.Backend(), alg, seedMessageSize)
-			res, err := c.seedRow(s, proto)
+		for _, proto := range []string{ProtoLegacy, ProtoSession} {
+			c.progress("legacy: %s %s %s, %d-byte messages", proto, s.Backend(), alg, legacyMessageSize)
+			res, err := c.legacyRow(s, proto)
 			if err != nil {
-				return fmt.Errorf("seed section, %s %s: %w", proto, alg, err)
+				return fmt.Errorf("legacy section, %s %s: %w", proto, alg, err)
 			}
-			r.Seed = append(r.Seed, res)
+			r.Legacy = append(r.Legacy, res)
 		}
 	}
 	return nil
 }
 
-func (c *Config) seedRow(s kem.Scheme, proto string) (SeedResult, error) {
-	srvProto := server.ProtoSeed
-	run := seedOneWay
+func (c *Config) legacyRow(s kem.Scheme, proto string) (LegacyResult, error) {
+	srvProto := server.ProtoLegacy
+	run := legacyOneWay
 	if proto == ProtoSession {
 		srvProto, run = server.ProtoSession, sessionOneWay
 	}
 	srv, err := startKEMServer(s, srvProto, false, 0)
 	if err != nil {
-		return SeedResult{}, err
+		return LegacyResult{}, err
 	}
 	defer srv.Close()
 	if _, err := run(srv, c.Duration/10); err != nil {
-		return SeedResult{}, err
+		return LegacyResult{}, err
 	}
 	var rates, wire []float64
 	var setup int64
@@ -126,10 +126,10 @@ func (c *Config) seedRow(s kem.Scheme, proto string) (SeedResult, error) {
 		runtime.GC()
 		o, err := run(srv, c.Duration)
 		if err != nil {
-			return SeedResult{}, err
+			return LegacyResult{}, err
 		}
 		rates, wire, setup = append(rates, o.perSec), append(wire, o.wirePerMsg), o.setupBytes
 	}
-	return SeedResult{Protocol: proto, Backend: s.Backend(), Algorithm: s.Name(), MessageSize: seedMessageSize,
+	return LegacyResult{Protocol: proto, Backend: s.Backend(), Algorithm: s.Name(), MessageSize: legacyMessageSize,
 		MessagesPerSec: NewStat(rates), WireBytesPerMessage: NewStat(wire).Median, SetupBytes: setup}, nil
 }

@@ -1,4 +1,4 @@
-package seed
+package legacy
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ type vector struct {
 }
 
 var loadVectors = sync.OnceValues(func() ([]vector, error) {
-	b, err := os.ReadFile("testdata/seed-compat.json")
+	b, err := os.ReadFile("testdata/legacy-compat.json")
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package seed
+package legacy
 
 import (
 	"bytes"
@@ -251,7 +251,7 @@ func TestSessionServer(t *testing.T) {
 	c, err := Connect(&stream{r: bytes.NewReader(frame.Append(nil, hello))}, s, 0)
 	require.Nil(t, c)
 	require.ErrorIs(t, err, ErrSessionPeer)
-	require.EqualError(t, err, "server speaks kemtcp's session protocol, not seed; use -proto session")
+	require.EqualError(t, err, "server speaks kemtcp's session protocol, not legacy; use -proto session")
 }
 
 func TestConnectErrors(t *testing.T) {

@@ -1,4 +1,4 @@
-package seed
+package legacy
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // 32-byte ML-KEM shared secret.
 func DeriveKey(sharedSecret []byte) ([]byte, error) {
 	if len(sharedSecret) != kem.SharedKeySize {
-		return nil, fmt.Errorf("seed: shared secret is %d bytes, want %d", len(sharedSecret), kem.SharedKeySize)
+		return nil, fmt.Errorf("legacy: shared secret is %d bytes, want %d", len(sharedSecret), kem.SharedKeySize)
 	}
 	return hkdf.Key(sha256.New, sharedSecret, nil, Info, KeySize)
 }
@@ -29,11 +29,11 @@ func DeriveKey(sharedSecret []byte) ([]byte, error) {
 func newAEAD(key []byte) cipher.AEAD {
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		panic("seed: AES key of the wrong size: " + err.Error())
+		panic("legacy: AES key of the wrong size: " + err.Error())
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		panic("seed: " + err.Error())
+		panic("legacy: " + err.Error())
 	}
 	return aead
 }
@@ -57,7 +57,7 @@ func seal(encapsulate func() (sharedKey, ciphertext []byte, err error), nonce, p
 	}
 	ss, ct, err := encapsulate()
 	if err != nil {
-		return nil, fmt.Errorf("seed: encapsulating to the server's key: %w", err)
+		return nil, fmt.Errorf("legacy: encapsulating to the server's key: %w", err)
 	}
 	key, err := DeriveKey(ss)
 	clear(ss)
@@ -80,11 +80,11 @@ func seal(encapsulate func() (sharedKey, ciphertext []byte, err error), nonce, p
 // are wiped before it returns.
 func Open(dk kem.DecapsulationKey, b *Bundle) ([]byte, error) {
 	if dk == nil || b == nil {
-		return nil, fmt.Errorf("seed: Open with a nil key or bundle")
+		return nil, fmt.Errorf("legacy: Open with a nil key or bundle")
 	}
 	p, ok := paramsWith(len(dk.EncapsulationKey().Bytes()), ekSize)
 	if !ok {
-		return nil, fmt.Errorf("seed: decapsulation key of an unknown ML-KEM parameter set")
+		return nil, fmt.Errorf("legacy: decapsulation key of an unknown ML-KEM parameter set")
 	}
 	return open(dk, p, b)
 }

@@ -22,7 +22,7 @@
 // names the KEM on the wire: both sides must be told the same one. Use the
 // session protocol (package session) for anything but compatibility with the
 // demo.
-package seed
+package legacy
 
 import (
 	"errors"
@@ -33,8 +33,8 @@ import (
 
 // Protocol constants (PROTOCOL.md in this folder).
 const (
-	// ProtocolName is how users choose this protocol (-proto seed).
-	ProtocolName = "seed"
+	// ProtocolName is how users choose this protocol (-proto legacy).
+	ProtocolName = "legacy"
 	// Info is the HKDF info string.
 	Info = "ml-kem-aesgcm-v1"
 	// KeySize is the size of the derived AES-256-GCM key.
@@ -66,33 +66,33 @@ const sessionMagic = "KEMTCP"
 // Framing errors are those of package frame (frame.ErrTooLarge, ...).
 var (
 	// ErrSessionPeer: the peer speaks kemtcp's session protocol.
-	ErrSessionPeer = errors.New("peer speaks kemtcp's session protocol, not seed")
+	ErrSessionPeer = errors.New("peer speaks kemtcp's session protocol, not legacy")
 	// ErrKEMMismatch: the peer's key or ciphertext has the size of another
 	// ML-KEM parameter set than the one we were told to use.
 	ErrKEMMismatch = errors.New("peer uses another ML-KEM parameter set")
 	// ErrDecrypt: AES-GCM refused a message (wrong key, or the message was
 	// changed on the way).
 	ErrDecrypt = errors.New("message failed to decrypt")
-	// ErrMalformed: a frame is not a valid seed message (not a pickle of
+	// ErrMalformed: a frame is not a valid legacy message (not a pickle of
 	// the right shape, wrong sizes, invalid key). Errors of package pickle
 	// are wrapped too.
-	ErrMalformed = errors.New("malformed seed message")
+	ErrMalformed = errors.New("malformed legacy message")
 )
 
-// seedError is an error with a full message of its own that still matches
+// legacyError is an error with a full message of its own that still matches
 // its sentinel (and cause) with errors.Is.
-type seedError struct {
+type legacyError struct {
 	msg  string
 	errs []error
 }
 
-func (e *seedError) Error() string   { return e.msg }
-func (e *seedError) Unwrap() []error { return e.errs }
+func (e *legacyError) Error() string   { return e.msg }
+func (e *legacyError) Unwrap() []error { return e.errs }
 
 // newError returns an error reading format and wrapping sentinel and, if
 // not nil, cause.
 func newError(sentinel, cause error, format string, args ...any) error {
-	e := &seedError{msg: fmt.Sprintf(format, args...), errs: []error{sentinel}}
+	e := &legacyError{msg: fmt.Sprintf(format, args...), errs: []error{sentinel}}
 	if cause != nil {
 		e.errs = append(e.errs, cause)
 	}

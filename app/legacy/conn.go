@@ -1,4 +1,4 @@
-package seed
+package legacy
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"github.com/kemtcp/kemtcp/app/kem"
 )
 
-// ServerConn is the server's side of a seed connection: it has sent its
+// ServerConn is the server's side of a legacy connection: it has sent its
 // key and reads messages. It is not safe for concurrent use.
 type ServerConn struct {
 	r   *frame.Reader
@@ -19,19 +19,19 @@ type ServerConn struct {
 	err error // the stream error that ended the connection, returned again
 }
 
-// Accept starts the server's side of a seed connection on rw: it sends the
+// Accept starts the server's side of a legacy connection on rw: it sends the
 // key frame, pickle(ek) of dk's encapsulation key. Messages are frames of
 // at most maxFrame bytes (frame.DefaultMaxSize if maxFrame <= 0); the
 // original has no limit. dk stays the caller's: Accept neither copies nor
 // wipes it.
 func Accept(rw io.ReadWriter, dk kem.DecapsulationKey, maxFrame int) (*ServerConn, error) {
 	if dk == nil {
-		return nil, errors.New("seed: Accept with a nil key")
+		return nil, errors.New("legacy: Accept with a nil key")
 	}
 	ek := dk.EncapsulationKey().Bytes()
 	p, ok := paramsWith(len(ek), ekSize)
 	if !ok {
-		return nil, fmt.Errorf("seed: encapsulation key of %d bytes: no ML-KEM parameter set has keys of that size", len(ek))
+		return nil, fmt.Errorf("legacy: encapsulation key of %d bytes: no ML-KEM parameter set has keys of that size", len(ek))
 	}
 	if err := frame.Write(rw, EncodePublicKey(ek)); err != nil {
 		return nil, fmt.Errorf("sending the public key: %w", err)
@@ -77,14 +77,14 @@ func (c *ServerConn) Recv() ([]byte, error) {
 	return open(c.dk, c.p, b)
 }
 
-// ClientConn is the client's side of a seed connection: it has the
+// ClientConn is the client's side of a legacy connection: it has the
 // server's key and sends messages. It is not safe for concurrent use.
 type ClientConn struct {
 	w  io.Writer
 	ek kem.EncapsulationKey
 }
 
-// Connect starts the client's side of a seed connection on rw: it reads the
+// Connect starts the client's side of a legacy connection on rw: it reads the
 // server's key frame (at most maxFrame bytes; frame.DefaultMaxSize if
 // maxFrame <= 0) and checks the key for scheme s: its size (a key of
 // another ML-KEM's size gives ErrKEMMismatch, naming it) and the FIPS 203
@@ -92,7 +92,7 @@ type ClientConn struct {
 // ErrSessionPeer.
 func Connect(rw io.ReadWriter, s kem.Scheme, maxFrame int) (*ClientConn, error) {
 	if s == nil {
-		return nil, errors.New("seed: Connect with a nil scheme")
+		return nil, errors.New("legacy: Connect with a nil scheme")
 	}
 	payload, err := frame.NewReader(rw, maxFrame).Next()
 	switch {

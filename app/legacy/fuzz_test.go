@@ -1,4 +1,4 @@
-package seed
+package legacy
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // ParseBundle unchanged; and Open on it (with the ML-KEM-768 key of the
 // vectors) never panics and fails only with this package's errors.
 //
-// go test -run '^$' -fuzz FuzzParseBundle ./app/seed/
+// go test -run '^$' -fuzz FuzzParseBundle ./app/legacy/
 func FuzzParseBundle(f *testing.F) {
 	var dk kem.DecapsulationKey
 	for _, v := range vectors(f) {

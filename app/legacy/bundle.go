@@ -1,4 +1,4 @@
-package seed
+package legacy
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 func EncodePublicKey(ek []byte) []byte {
 	p, err := pickle.Encode(pickle.Bytes(ek))
 	if err != nil {
-		panic("seed: encoding a bytes object cannot fail: " + err.Error())
+		panic("legacy: encoding a bytes object cannot fail: " + err.Error())
 	}
 	return p
 }
@@ -22,7 +22,7 @@ func EncodePublicKey(ek []byte) []byte {
 // key's size: Connect does, knowing the KEM.
 func DecodePublicKey(payload []byte) ([]byte, error) {
 	if bytes.HasPrefix(payload, []byte(sessionMagic)) {
-		return nil, newError(ErrSessionPeer, nil, "server speaks kemtcp's session protocol, not seed; use -proto session")
+		return nil, newError(ErrSessionPeer, nil, "server speaks kemtcp's session protocol, not legacy; use -proto session")
 	}
 	v, err := pickle.Decode(payload)
 	if err != nil {
@@ -37,7 +37,7 @@ func DecodePublicKey(payload []byte) ([]byte, error) {
 
 // LooksLikePickle reports whether a frame's payload starts as a pickle of
 // protocol 2 to 5 does (PROTO, then the protocol number), e.g. for a session
-// peer to tell that it is talking to a seed peer.
+// peer to tell that it is talking to a legacy peer.
 func LooksLikePickle(payload []byte) bool {
 	return len(payload) >= 2 && payload[0] == 0x80 && payload[1] >= 2 && payload[1] <= 5
 }
@@ -61,12 +61,12 @@ func (b *Bundle) Marshal() []byte {
 			v = []byte{}
 		}
 		if err := d.Set(pickle.String(bundleKeys[i]), pickle.Bytes(v)); err != nil {
-			panic("seed: building a bundle cannot fail: " + err.Error())
+			panic("legacy: building a bundle cannot fail: " + err.Error())
 		}
 	}
 	p, err := pickle.Encode(d)
 	if err != nil {
-		panic("seed: encoding a bundle cannot fail: " + err.Error())
+		panic("legacy: encoding a bundle cannot fail: " + err.Error())
 	}
 	return p
 }
@@ -77,7 +77,7 @@ func (b *Bundle) Marshal() []byte {
 // sizes that depend on the KEM are checked by Open.
 func ParseBundle(payload []byte) (*Bundle, error) {
 	if bytes.HasPrefix(payload, []byte(sessionMagic)) {
-		return nil, newError(ErrSessionPeer, nil, "client speaks kemtcp's session protocol, not seed; use -proto session")
+		return nil, newError(ErrSessionPeer, nil, "client speaks kemtcp's session protocol, not legacy; use -proto session")
 	}
 	v, err := pickle.Decode(payload)
 	if err != nil {

@@ -1,4 +1,4 @@
-package seed_test
+package legacy_test
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"net"
 
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/seed"
+	"github.com/kemtcp/kemtcp/app/legacy"
 )
 
 func Example() {
@@ -24,7 +24,7 @@ func Example() {
 	go func() { // the server
 		defer close(done)
 		defer serverSide.Close()
-		c, err := seed.Accept(serverSide, dk, 0)
+		c, err := legacy.Accept(serverSide, dk, 0)
 		if err != nil {
 			panic(err)
 		}
@@ -41,7 +41,7 @@ func Example() {
 		}
 	}()
 
-	c, err := seed.Connect(clientSide, s, 0) // the client
+	c, err := legacy.Connect(clientSide, s, 0) // the client
 	if err != nil {
 		panic(err)
 	}

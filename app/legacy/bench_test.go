@@ -1,16 +1,16 @@
-package seed_test
+package legacy_test
 
-// Benchmarks of the seed protocol's per-message work, for benchstat (the
-// whole path over TCP is BenchmarkSeedMessageTCP in package server, and
+// Benchmarks of the legacy protocol's per-message work, for benchstat (the
+// whole path over TCP is BenchmarkLegacyMessageTCP in package server, and
 // kem-bench's "seed" section):
 //
-//	go test -run '^$' -bench . -benchmem -count 10 -tags liboqs ./app/seed/
+//	go test -run '^$' -bench . -benchmem -count 10 -tags liboqs ./app/legacy/
 
 import (
 	"testing"
 
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/seed"
+	"github.com/kemtcp/kemtcp/app/legacy"
 )
 
 // BenchmarkSealMarshal: what the client does per line: a fresh
@@ -33,7 +33,7 @@ func BenchmarkSealMarshal(b *testing.B) {
 			msg := make([]byte, 64)
 			b.ReportAllocs()
 			for b.Loop() {
-				bundle, err := seed.Seal(ek, msg, nil)
+				bundle, err := legacy.Seal(ek, msg, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -60,7 +60,7 @@ func BenchmarkParseOpen(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			bundle, err := seed.Seal(ek, make([]byte, 64), nil)
+			bundle, err := legacy.Seal(ek, make([]byte, 64), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -68,11 +68,11 @@ func BenchmarkParseOpen(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
 			for b.Loop() {
-				got, err := seed.ParseBundle(payload)
+				got, err := legacy.ParseBundle(payload)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := seed.Open(dk, got); err != nil {
+				if _, err := legacy.Open(dk, got); err != nil {
 					b.Fatal(err)
 				}
 			}
