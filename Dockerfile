@@ -5,7 +5,7 @@
 #   docker run --rm -it --network host kemtcp kem-client    # a client
 #
 # The build stage builds the pinned liboqs with the project's own
-# `make liboqs` (CMake + Ninja), then the three commands with the liboqs
+# `make liboqs` (CMake + Ninja), then kem-server and kem-client with the liboqs
 # backend compiled in, linked fully statically. The runtime image holds only
 # those binaries and runs them as an unprivileged user.
 
@@ -29,7 +29,7 @@ RUN make liboqs LIBOQS_REPO="${LIBOQS_REPO}" LIBOQS_VERSION="${LIBOQS_VERSION}" 
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN make build STATIC=1 LIBOQS_PREFIX=/opt/liboqs BIN=/out \
+RUN make commands STATIC=1 LIBOQS_PREFIX=/opt/liboqs BIN=/out \
  && /out/kem-server -h | grep -q 'backend: liboqs' \
  && echo 'kemtcp:x:10001:10001:kemtcp:/nonexistent:/sbin/nologin' > /out/passwd \
  && echo 'kemtcp:x:10001:' > /out/group

@@ -1,8 +1,6 @@
 package oqs_test
 
 import (
-	"time"
-
 	"github.com/kemtcp/kemtcp/oqs"
 )
 
@@ -19,9 +17,6 @@ var (
 	_ func(string) bool                                                   = oqs.IsKEMEnabled
 	_ func() int                                                          = oqs.LiveSecretKeys
 	_ func(string) (*oqs.KeyEncapsulation, error)                         = oqs.NewKEM
-	_ func(string, oqs.Op, int) (time.Duration, error)                    = oqs.TimeInC
-	_ func(oqs.Op) string                                                 = oqs.Op.String
-	_ [3]oqs.Op                                                           = [...]oqs.Op{oqs.OpKeypair, oqs.OpEncaps, oqs.OpDecaps}
 	_ func(*oqs.KeyEncapsulation) oqs.Details                             = (*oqs.KeyEncapsulation).Details
 	_ func(*oqs.KeyEncapsulation) ([]byte, error)                         = (*oqs.KeyEncapsulation).GenerateKeyPair
 	_ func(*oqs.KeyEncapsulation, []byte) ([]byte, error)                 = (*oqs.KeyEncapsulation).GenerateKeyPairDerand

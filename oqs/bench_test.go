@@ -6,13 +6,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/kemtcp/kemtcp/oqs"
 )
 
-// The benchmarks time each operation through the Go API and report, beside
-// ns/op, the same operation timed inside C by TimeInC ("C-ns/op") and the
-// ratio of the two ("go/C"): the cost of cgo and of the Go side.
+// The benchmarks time each operation through the Go API. kem-bench (in its
+// own module, app/bench) times the same operations inside C and reports the
+// ratio: the cost of cgo and of the Go side.
 
 func BenchmarkKeypair(b *testing.B) {
 	forEachMLKEM(b, func(b *testing.B, name string) {
@@ -22,7 +20,6 @@ func BenchmarkKeypair(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportC(b, name, oqs.OpKeypair)
 	})
 }
 
@@ -36,7 +33,6 @@ func BenchmarkEncaps(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportC(b, name, oqs.OpEncaps)
 	})
 }
 
@@ -52,19 +48,5 @@ func BenchmarkDecaps(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportC(b, name, oqs.OpDecaps)
 	})
-}
-
-// reportC times b.N iterations of op in C and reports them beside the Go
-// timing of the same b.N iterations.
-func reportC(b *testing.B, name string, op oqs.Op) {
-	b.Helper()
-	goTime := b.Elapsed()
-	cTime, err := oqs.TimeInC(name, op, b.N)
-	require.NoError(b, err)
-	b.ReportMetric(float64(cTime.Nanoseconds())/float64(b.N), "C-ns/op")
-	if cTime > 0 {
-		b.ReportMetric(float64(goTime)/float64(cTime), "go/C")
-	}
 }

@@ -66,34 +66,6 @@ type Details struct {
 	LengthEncapsSeed   int // 0 if the KEM has no derandomized encapsulation
 }
 
-// Op is one KEM operation, for TimeInC.
-type Op int
-
-// The operations TimeInC can time.
-const (
-	// OpKeypair is OQS_KEM_keypair: a key pair from fresh randomness.
-	OpKeypair Op = iota
-	// OpEncaps is what a peer does with a public key it received: copy it
-	// out of the received bytes, check it (for ML-KEM, the FIPS 203 modulus
-	// check, as package kem's NewEncapsulationKey does) and OQS_KEM_encaps.
-	OpEncaps
-	// OpDecaps is OQS_KEM_decaps of a valid ciphertext.
-	OpDecaps
-)
-
-// String returns "keypair", "encaps" or "decaps".
-func (op Op) String() string {
-	switch op {
-	case OpKeypair:
-		return "keypair"
-	case OpEncaps:
-		return "encaps"
-	case OpDecaps:
-		return "decaps"
-	}
-	return fmt.Sprintf("Op(%d)", int(op))
-}
-
 // lengthError wraps a length sentinel with the KEM name and the sizes.
 func lengthError(sentinel error, kem string, got, want int) error {
 	return fmt.Errorf("%w: %s: got %d bytes, want %d", sentinel, kem, got, want)

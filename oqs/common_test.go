@@ -40,10 +40,3 @@ func TestVersionAtLeastBadInput(t *testing.T) {
 		assert.Contains(t, err.Error(), `"`+v+`"`)
 	}
 }
-
-func TestOpString(t *testing.T) {
-	assert.Equal(t, "keypair", OpKeypair.String())
-	assert.Equal(t, "encaps", OpEncaps.String())
-	assert.Equal(t, "decaps", OpDecaps.String())
-	assert.Equal(t, "Op(7)", Op(7).String())
-}

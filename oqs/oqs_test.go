@@ -78,8 +78,6 @@ func TestUnknownKEM(t *testing.T) {
 		if len(name) < 100 {
 			assert.Contains(t, err.Error(), fmt.Sprintf("oqs: unknown or disabled KEM %q", name))
 		}
-		_, err = oqs.TimeInC(name, oqs.OpEncaps, 1)
-		require.ErrorIs(t, err, oqs.ErrUnknownKEM, "%q", name)
 	}
 }
 
@@ -567,29 +565,6 @@ func TestSecretKeysAreFreed(t *testing.T) {
 		runtime.GC()
 		return oqs.LiveSecretKeys() == base
 	}, time.Minute, 10*time.Millisecond, "secret keys of unclosed KeyEncapsulations were not freed: %d live, want %d", oqs.LiveSecretKeys(), base)
-}
-
-func TestTimeInC(t *testing.T) {
-	forEachMLKEM(t, func(t *testing.T, name string) {
-		for _, op := range []oqs.Op{oqs.OpKeypair, oqs.OpEncaps, oqs.OpDecaps} {
-			d1, err := oqs.TimeInC(name, op, 1)
-			require.NoError(t, err)
-			d, err := oqs.TimeInC(name, op, 50)
-			require.NoError(t, err)
-			// Sane, not a timing assertion: positive, and far below
-			// a second per operation.
-			assert.Positive(t, d1, "%v", op)
-			assert.Positive(t, d, "%v", op)
-			assert.Less(t, d, 50*time.Second, "%v", op)
-		}
-	})
-	for _, tc := range []struct {
-		op oqs.Op
-		n  int
-	}{{oqs.OpEncaps, 0}, {oqs.OpEncaps, -1}, {oqs.Op(3), 1}, {oqs.Op(-1), 1}} {
-		_, err := oqs.TimeInC("ML-KEM-768", tc.op, tc.n)
-		require.ErrorIs(t, err, oqs.ErrArgument, "%+v", tc)
-	}
 }
 
 func randomBytes(n int) []byte {

@@ -2,8 +2,6 @@
 
 package oqs
 
-import "time"
-
 // This file stands in for liboqs when the package is built without the
 // "liboqs" build tag: the API is the same, and every call that can fail
 // returns an error wrapping ErrNotCompiled.
@@ -75,8 +73,3 @@ func (k *KeyEncapsulation) DecapSecret(ciphertext []byte) (sharedSecret []byte, 
 // Close does nothing and returns nil, as it does for a closed
 // KeyEncapsulation when liboqs is compiled in.
 func (k *KeyEncapsulation) Close() error { return nil }
-
-// TimeInC returns an error wrapping ErrNotCompiled.
-func TimeInC(name string, op Op, iterations int) (time.Duration, error) {
-	return 0, ErrNotCompiled
-}

@@ -13,11 +13,13 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; status=1
 fi
 
-echo ">> go vet ./..."
+echo ">> go vet ./... (both modules: the library and app/bench)"
 "$GO" vet ./... || status=1
+"$GO" -C app/bench vet ./... || status=1
 if pkg-config --atleast-version=0.15.0 liboqs 2>/dev/null; then
   echo ">> go vet -tags liboqs ./..."
   "$GO" vet -tags liboqs ./... || status=1
+  "$GO" -C app/bench vet -tags liboqs ./... || status=1
 else
   echo ">> skipping go vet -tags liboqs: liboqs not installed (make liboqs)"
 fi

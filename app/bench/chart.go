@@ -206,7 +206,7 @@ func (r *Report) handshakePlot() (*plot.Plot, error) {
 	cats := []string{}
 	var names []string
 	for _, h := range r.Handshakes {
-		if h.Protocol == ProtoSession && h.Status == StatusOK && h.Clients == 1 && h.KeyPool == 0 {
+		if h.Protocol == ProtoSession && h.Status == StatusOK && h.Clients == 1 {
 			if !contains(cats, h.Algorithm) {
 				cats = append(cats, h.Algorithm)
 			}
@@ -219,7 +219,7 @@ func (r *Report) handshakePlot() (*plot.Plot, error) {
 	cats = append(cats, "TLS")
 	values := nanGrid(len(names), len(cats))
 	for _, h := range r.Handshakes {
-		if h.Clients != 1 || h.Status != StatusOK || h.KeyPool != 0 {
+		if h.Clients != 1 || h.Status != StatusOK {
 			continue
 		}
 		if h.Protocol == ProtoTLS {

@@ -45,10 +45,6 @@ type Config struct {
 	// Clients is the number of clients at once in the concurrent handshake
 	// figure.
 	Clients int
-	// KeyPool, when positive, adds handshake rows (default backend,
-	// ML-KEM-768) whose server makes its ephemeral keys ahead of time in a
-	// session.KeyPool of this size.
-	KeyPool int
 	// BulkBytes is what the bulk section sends over one connection, in
 	// BulkMessage-byte messages.
 	BulkBytes   int64
@@ -78,8 +74,7 @@ func DefaultConfig(quick bool) Config {
 		Algorithms:  kem.Algorithms(),
 		Sections:    AllSections(),
 		Clients:     16,
-		KeyPool:     4,
-		BulkBytes:   1 << 30,
+			BulkBytes:   1 << 30,
 		BulkMessage: 64 << 10,
 		EchoMessage: 64,
 		IdleConns:   []int{1, 100, 1000},

@@ -6,7 +6,7 @@
 //	kem        KEM operations per backend and parameter set: keygen (a fresh
 //	           key pair, destroyed after), encaps (parse and check the peer's
 //	           key, then encapsulate) and decaps; for liboqs also the same
-//	           operations timed inside C (oqs.TimeInC), so the cost of cgo and
+//	           operations timed inside C (timeInC), so the cost of cgo and
 //	           of the Go side is a ratio.
 //	handshake  full session handshakes per second over loopback TCP (dial to
 //	           FINISHED), one client after another and N clients at once, per

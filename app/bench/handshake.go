@@ -68,29 +68,13 @@ func (c *Config) measureHandshakes(r *Report) error {
 				continue
 			}
 			for _, n := range clientCounts {
-				row, err := c.sessionHandshakes(s, n, 0, tlsRun)
+				row, err := c.sessionHandshakes(s, n, tlsRun)
 				if err != nil {
 					return err
 				}
 				rows = append(rows, row)
 				measured = true
 			}
-		}
-	}
-	// The same with the server's ephemeral keys made ahead of time
-	// (session.KeyPool), for the default backend and ML-KEM-768.
-	if c.KeyPool > 0 && contains(c.Algorithms, kem.MLKEM768) {
-		s, err := kem.Lookup(kem.MLKEM768, "")
-		if err != nil {
-			return err
-		}
-		for _, n := range clientCounts {
-			row, err := c.sessionHandshakes(s, n, c.KeyPool, tlsRun)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, row)
-			measured = true
 		}
 	}
 	if !measured { // no session row ran: TLS on its own
@@ -114,15 +98,11 @@ func (c *Config) measureHandshakes(r *Report) error {
 // sessionHandshakes measures full session handshakes per second against
 // the kem-server logic (package server) with clients clients at once: dial,
 // handshake to FINISHED with the server's key pinned, CLOSE. Each run
-// follows a run of tlsRun with as many clients. With pool > 0 the server's
-// ephemeral keys come from a session.KeyPool of that size.
-func (c *Config) sessionHandshakes(s kem.Scheme, clients, pool int, tlsRun func(int) (float64, error)) (HandshakeResult, error) {
+// follows a run of tlsRun with as many clients.
+func (c *Config) sessionHandshakes(s kem.Scheme, clients int, tlsRun func(int) (float64, error)) (HandshakeResult, error) {
 	row := HandshakeResult{Protocol: ProtoSession, Backend: s.Backend(), Algorithm: s.Name(), Clients: clients, Status: StatusOK,
-		Detail: "server key pinned", KeyPool: pool}
-	if pool > 0 {
-		row.Detail += fmt.Sprintf("; %d ephemeral keys made ahead (session.KeyPool)", pool)
-	}
-	srv, err := startKEMServerPool(s, server.ProtoSession, false, 0, pool)
+		Detail: "server key pinned"}
+	srv, err := startKEMServer(s, server.ProtoSession, false, 0)
 	if err != nil {
 		return row, err
 	}
@@ -137,7 +117,7 @@ func (c *Config) sessionHandshakes(s kem.Scheme, clients, pool int, tlsRun func(
 		defer nc.Close()
 		return sc.CloseWrite()
 	}
-	c.progress("handshakes: session %s %s (key pool %d) and tls %s, %d client(s)", s.Backend(), s.Name(), pool, groupTLS, clients)
+	c.progress("handshakes: session %s %s and tls %s, %d client(s)", s.Backend(), s.Name(), groupTLS, clients)
 	if _, err := rate(clients, c.Duration/10, op); err != nil { // warm up
 		return row, fmt.Errorf("session handshakes %s %s: %w", s.Backend(), s.Name(), err)
 	}

@@ -7,18 +7,17 @@ import (
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/oqs"
 )
 
-// kemOps are the operations of the kem section, with their oqs.TimeInC
+// kemOps are the operations of the kem section, with their timeInC
 // counterparts.
 var kemOps = []struct {
 	name string
-	cop  oqs.Op
+	cop  cOp
 }{
-	{OpKeygen, oqs.OpKeypair},
-	{OpEncaps, oqs.OpEncaps},
-	{OpDecaps, oqs.OpDecaps},
+	{OpKeygen, cKeypair},
+	{OpEncaps, cEncaps},
+	{OpDecaps, cDecaps},
 }
 
 // measureKEM fills r.KEM.
@@ -66,8 +65,11 @@ func kemOpFunc(s kem.Scheme, op string) (func() error, error) {
 	case OpKeygen:
 		return func() error {
 			k, err := s.GenerateKey()
-			kem.Destroy(k)
-			return err
+			if err != nil {
+				return err
+			}
+			k.Destroy()
+			return nil
 		}, nil
 	case OpEncaps:
 		return func() error {
@@ -94,10 +96,10 @@ const kemPairs = 16
 
 // measureKEMOp times op on s Runs times, each run about Duration/5 of
 // work. For liboqs each run is kemPairs pairs of batches, one through
-// package kem and one inside C (oqs.TimeInC) of the same number of
+// package kem and one inside C (timeInC) of the same number of
 // iterations, the order alternating; the run's Go/C is the median of the
 // pairs' ratios.
-func (c *Config) measureKEMOp(s kem.Scheme, op string, cop oqs.Op) (KEMResult, error) {
+func (c *Config) measureKEMOp(s kem.Scheme, op string, cop cOp) (KEMResult, error) {
 	res := KEMResult{Backend: s.Backend(), Algorithm: s.Name(), Op: op, Status: StatusOK}
 	f, err := kemOpFunc(s, op)
 	if err != nil {
@@ -119,7 +121,7 @@ func (c *Config) measureKEMOp(s kem.Scheme, op string, cop oqs.Op) (KEMResult, e
 	// processes take. (The process's CPU time would not do: it also counts
 	// the runtime's other threads, which work on another core while a
 	// goroutine makes cgo calls, without slowing the operation down.) The
-	// C batch's thread time also covers TimeInC's setup, one key pair and
+	// C batch's thread time also covers timeInC's setup, one key pair and
 	// one encapsulation outside its clock: under 0.2% of a batch, in C's
 	// disfavour.
 	runtime.LockOSThread()
@@ -146,7 +148,7 @@ func (c *Config) measureKEMOp(s kem.Scheme, op string, cop oqs.Op) (KEMResult, e
 		}
 		return 0, nil
 	}
-	cBatch := func() (time.Duration, error) { return oqs.TimeInC(s.Name(), cop, n) }
+	cBatch := func() (time.Duration, error) { return timeInC(s.Name(), cop, n) }
 	var goNs, cNs, ratios []float64
 	for range c.Runs {
 		runtime.GC()

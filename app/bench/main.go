@@ -53,7 +53,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	backends := fs.String("backends", "", "comma-separated KEM backends (default: all, those not compiled in say so)")
 	algs := fs.String("algs", "", "comma-separated ML-KEM parameter sets (default: 512,768,1024)")
 	clients := fs.Int("clients", 0, "clients at once in the concurrent handshake figure (default 16)")
-	keyPool := fs.Int("key-pool", DefaultConfig(false).KeyPool, "size of the session.KeyPool in the extra handshake rows (0: no such rows)")
 	bulk := fs.Int64("bulk-bytes", 0, "bytes the bulk section sends (default 1 GiB; 64 MiB with -quick)")
 	quiet := fs.Bool("q", false, "do not print progress lines on stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (client and in-process servers) to `FILE`, for go tool pprof")
@@ -84,10 +83,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *clients != 0 {
 		cfg.Clients = *clients
 	}
-	if *keyPool < 0 {
-		return usageError(stderr, fmt.Sprintf("-key-pool %d: want 0 or more", *keyPool))
-	}
-	cfg.KeyPool = *keyPool
 	if *bulk != 0 {
 		cfg.BulkBytes = *bulk
 	}

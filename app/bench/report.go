@@ -70,7 +70,7 @@ type KEMResult struct {
 	NsPerOp   *Stat `json:"ns_per_op"`
 	OpsPerSec *Stat `json:"ops_per_sec"`
 	// CNsPerOp (liboqs only) is the same operation timed inside C
-	// (oqs.TimeInC); GoOverC is, run by run, the time through package kem
+	// (timeInC); GoOverC is, run by run, the time through package kem
 	// divided by the time in C: the cost of cgo and of the Go side.
 	CNsPerOp *Stat `json:"c_ns_per_op"`
 	GoOverC  *Stat `json:"go_over_c"`
@@ -91,9 +91,6 @@ type HandshakeResult struct {
 	// Detail says what was negotiated (tls) or how the client trusted the
 	// server.
 	Detail string `json:"detail,omitempty"`
-	// KeyPool is the size of the server's session.KeyPool, 0 for none (the
-	// server makes each ephemeral key when its connection arrives).
-	KeyPool int   `json:"key_pool"`
 	PerSec  *Stat `json:"handshakes_per_sec"`
 	// VsTLS is PerSec over the TLS rate with the same number of clients.
 	VsTLS *float64 `json:"vs_tls"`
@@ -160,9 +157,6 @@ type Summary struct {
 	HandshakeVsTLS *float64 `json:"handshake_vs_tls"`
 	// HandshakeVsTLSConcurrent is the same with Clients clients at once.
 	HandshakeVsTLSConcurrent *float64 `json:"handshake_vs_tls_concurrent"`
-	// HandshakeVsTLSKeyPool is HandshakeVsTLS with the server's ephemeral
-	// keys made ahead of time (session.KeyPool).
-	HandshakeVsTLSKeyPool *float64 `json:"handshake_vs_tls_key_pool"`
 	// BulkVsTLS is session MB/s over crypto/tls MB/s (bulk section).
 	BulkVsTLS *float64 `json:"bulk_vs_tls"`
 	// EchoVsTLS is session round trips/s over crypto/tls round trips/s.

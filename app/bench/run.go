@@ -85,10 +85,6 @@ func summarize(r *Report) Summary {
 	for _, h := range r.Handshakes {
 		if h.Protocol == ProtoSession && h.Backend == kem.BackendLiboqs && h.Algorithm == kem.MLKEM768 {
 			switch {
-			case h.KeyPool > 0:
-				if h.Clients == 1 {
-					s.HandshakeVsTLSKeyPool = h.VsTLS
-				}
 			case h.Clients == 1:
 				s.HandshakeVsTLS = h.VsTLS
 			case h.Clients == r.Settings.Clients:
@@ -101,9 +97,6 @@ func summarize(r *Report) Summary {
 	}
 	if s.HandshakeVsTLSConcurrent == nil {
 		why("handshake_vs_tls_concurrent", SectionHandshake)
-	}
-	if s.HandshakeVsTLSKeyPool == nil {
-		why("handshake_vs_tls_key_pool", SectionHandshake)
 	}
 	for _, b := range r.Bulk {
 		if b.Protocol == ProtoSession {

@@ -34,44 +34,28 @@ type kemServer struct {
 	scheme kem.Scheme
 	ek     []byte // the static key's encapsulation key, for pinning
 	srv    *server.Server
-	pool   *session.KeyPool // nil: ephemeral keys made per connection
 	cancel context.CancelFunc
 	done   chan error
 }
 
 // startKEMServer starts a quiet server of proto with a fresh static key.
 func startKEMServer(scheme kem.Scheme, proto string, echo bool, maxFrame int) (*kemServer, error) {
-	return startKEMServerPool(scheme, proto, echo, maxFrame, 0)
-}
-
-// startKEMServerPool is startKEMServer whose ephemeral keys, with pool > 0,
-// come from a session.KeyPool of that size.
-func startKEMServerPool(scheme kem.Scheme, proto string, echo bool, maxFrame, pool int) (*kemServer, error) {
 	key, err := scheme.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
-	serverScheme := scheme
-	var kp *session.KeyPool
-	if pool > 0 {
-		kp = session.NewKeyPool(scheme, pool)
-		serverScheme = kp
-	}
 	srv, err := server.New(server.Config{
-		Proto: proto, Scheme: serverScheme, Key: key, Echo: echo, Quiet: true,
+		Proto: proto, Scheme: scheme, Key: key, Echo: echo, Quiet: true,
 		MaxFrame: maxFrame, MaxConns: maxIdleConns + 64, Grace: time.Second,
 	})
 	if err == nil {
 		var ln net.Listener
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err == nil {
 			ctx, cancel := context.WithCancel(context.Background())
-			s := &kemServer{addr: ln.Addr().String(), scheme: scheme, ek: key.EncapsulationKey().Bytes(), srv: srv, pool: kp, cancel: cancel, done: make(chan error, 1)}
+			s := &kemServer{addr: ln.Addr().String(), scheme: scheme, ek: key.EncapsulationKey().Bytes(), srv: srv, cancel: cancel, done: make(chan error, 1)}
 			go func() { s.done <- srv.Serve(ctx, ln) }()
 			return s, nil
 		}
-	}
-	if kp != nil {
-		kp.Close()
 	}
 	return nil, err
 }
@@ -80,9 +64,6 @@ func startKEMServerPool(scheme kem.Scheme, proto string, echo bool, maxFrame, po
 func (s *kemServer) Close() error {
 	s.cancel()
 	err := <-s.done
-	if s.pool != nil {
-		s.pool.Close()
-	}
 	return err
 }
 

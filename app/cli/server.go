@@ -88,7 +88,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 	if err != nil {
 		return failure(stderr, name, err)
 	}
-	defer kem.Destroy(dk)
+	defer dk.Destroy()
 	ek := dk.EncapsulationKey().Bytes()
 
 	if *pubout {
@@ -153,7 +153,7 @@ func genKey(path, alg string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failure(stderr, name, err)
 	}
-	defer kem.Destroy(dk)
+	defer dk.Destroy()
 	seed := dk.Bytes()
 	defer clear(seed)
 	if err := identity.WritePrivateKeyFile(path, alg, seed); err != nil {

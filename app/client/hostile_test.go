@@ -284,7 +284,7 @@ func rawServerHandshake(c net.Conn, s kem.Scheme, dkS kem.DecapsulationKey) (*ra
 	if err != nil {
 		return nil, err
 	}
-	p, _ := kem.ParamsFor(s.Name())
+	p := s.Params()
 	sh, err := (&session.ServerHello{KEMID: p.ID, StaticKey: dkS.EncapsulationKey().Bytes(), EphemeralKey: dkE.EncapsulationKey().Bytes()}).Marshal()
 	if err != nil {
 		return nil, err

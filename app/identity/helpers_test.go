@@ -48,7 +48,7 @@ func keyMaterial(t testing.TB, alg string, seed []byte) (expanded, ek []byte) {
 	require.NoError(t, err)
 	dk, err := s.NewDecapsulationKey(seed)
 	require.NoError(t, err)
-	defer kem.Destroy(dk)
+	defer dk.Destroy()
 	return dk.(kem.Expander).ExpandedBytes(), dk.EncapsulationKey().Bytes()
 }
 

@@ -382,7 +382,7 @@ func checkPrivateKey(k *PrivateKey, pub []byte) error {
 		if err != nil {
 			return err
 		}
-		defer kem.Destroy(dk)
+		defer dk.Destroy()
 		if k.Expanded != nil {
 			x, ok := dk.(kem.Expander)
 			if !ok {
@@ -403,7 +403,7 @@ func checkPrivateKey(k *PrivateKey, pub []byte) error {
 		if err != nil {
 			return fmt.Errorf("%w: the expandedKey fails the FIPS 203 input check: %w", ErrInconsistentKey, err)
 		}
-		defer kem.Destroy(dk)
+		defer dk.Destroy()
 		if err := pairwiseConsistency(dk); err != nil {
 			return err
 		}

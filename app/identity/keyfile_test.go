@@ -58,7 +58,7 @@ func TestLAMPSExamples(t *testing.T) {
 						}
 						require.NoError(t, err, s.Backend())
 						assert.Equal(t, ek, dk.EncapsulationKey().Bytes(), s.Backend())
-						kem.Destroy(dk)
+						dk.Destroy()
 					}
 				})
 			}

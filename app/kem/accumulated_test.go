@@ -63,7 +63,7 @@ func accumulate(t *testing.T, s kem.Scheme, n int) accumulated {
 	outGo := sha3.NewSHAKE128()
 	seed := make([]byte, kem.SeedSize) // d || z
 	m := make([]byte, kem.EncapsSeedSize)
-	random := make([]byte, s.CiphertextSize())
+	random := make([]byte, s.Params().CiphertextSize)
 	withDK := false
 
 	for i := range n {
@@ -106,7 +106,7 @@ func accumulate(t *testing.T, s kem.Scheme, n int) accumulated {
 			out.Write(k)
 			out.Write(k1)
 		}
-		kem.Destroy(dk)
+		dk.Destroy()
 	}
 
 	var r accumulated

@@ -48,7 +48,7 @@ func BenchmarkKeyGen(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			kem.Destroy(dk)
+			dk.Destroy()
 		}
 	})
 }

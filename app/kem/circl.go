@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"runtime/debug"
+	"sync"
 
 	circlkem "github.com/cloudflare/circl/kem"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem1024"
@@ -16,23 +17,22 @@ import (
 // The circl backend: github.com/cloudflare/circl's kem/mlkem packages, pure
 // Go, all three parameter sets, with the expanded decapsulation key.
 
-func init() {
-	register(backend{
-		name:    BackendCircl,
-		version: circlVersion,
-		scheme: func(p Params) (Scheme, error) {
-			var s circlkem.Scheme
-			switch p.Name {
-			case MLKEM512:
-				s = mlkem512.Scheme()
-			case MLKEM768:
-				s = mlkem768.Scheme()
-			case MLKEM1024:
-				s = mlkem1024.Scheme()
-			}
-			return &circlScheme{p: p, s: s}, nil
-		},
-	})
+var circlBackend = backend{
+	name:     BackendCircl,
+	compiled: true,
+	version:  circlVersion,
+	scheme: func(p Params) (Scheme, error) {
+		var s circlkem.Scheme
+		switch p.Name {
+		case MLKEM512:
+			s = mlkem512.Scheme()
+		case MLKEM768:
+			s = mlkem768.Scheme()
+		case MLKEM1024:
+			s = mlkem1024.Scheme()
+		}
+		return &circlScheme{p: p, s: s}, nil
+	},
 }
 
 // circlVersion is "github.com/cloudflare/circl v1.6.5", as built in.
@@ -58,10 +58,9 @@ var (
 	_ ExpandedKeyParser = (*circlScheme)(nil)
 )
 
-func (s *circlScheme) Name() string              { return s.p.Name }
-func (s *circlScheme) Backend() string           { return BackendCircl }
-func (s *circlScheme) EncapsulationKeySize() int { return s.p.EncapsulationKeySize }
-func (s *circlScheme) CiphertextSize() int       { return s.p.CiphertextSize }
+func (s *circlScheme) Name() string    { return s.p.Name }
+func (s *circlScheme) Backend() string { return BackendCircl }
+func (s *circlScheme) Params() Params  { return s.p }
 
 func (s *circlScheme) GenerateKey() (DecapsulationKey, error) {
 	seed := make([]byte, SeedSize)
@@ -141,7 +140,9 @@ func (k *circlEncapsulationKey) EncapsulateDerand(m []byte) (sharedKey, cipherte
 }
 
 type circlDecapsulationKey struct {
-	s         *circlScheme
+	s *circlScheme
+	// mu makes Destroy wait for the Decapsulate calls under way.
+	mu        sync.RWMutex
 	seed      [SeedSize]byte
 	noSeed    bool // loaded from an expanded key
 	destroyed bool
@@ -152,10 +153,11 @@ type circlDecapsulationKey struct {
 var (
 	_ DecapsulationKey = (*circlDecapsulationKey)(nil)
 	_ Expander         = (*circlDecapsulationKey)(nil)
-	_ Destroyer        = (*circlDecapsulationKey)(nil)
 )
 
 func (k *circlDecapsulationKey) Bytes() []byte {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	if k.noSeed || k.destroyed {
 		return nil
 	}
@@ -165,6 +167,8 @@ func (k *circlDecapsulationKey) Bytes() []byte {
 func (k *circlDecapsulationKey) EncapsulationKey() EncapsulationKey { return k.ek }
 
 func (k *circlDecapsulationKey) ExpandedBytes() []byte {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	if k.destroyed {
 		return nil
 	}
@@ -176,6 +180,8 @@ func (k *circlDecapsulationKey) ExpandedBytes() []byte {
 }
 
 func (k *circlDecapsulationKey) Decapsulate(ciphertext []byte) ([]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	if k.destroyed {
 		return nil, fmt.Errorf("%s: %w", k.s.p.Name, ErrDestroyed)
 	}
@@ -194,6 +200,8 @@ func (k *circlDecapsulationKey) Destroy() {
 	if k == nil {
 		return
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	k.destroyed = true
 	clear(k.seed[:])
 	switch sk := k.sk.(type) {

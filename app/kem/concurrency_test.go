@@ -81,7 +81,7 @@ func TestConcurrentUse(t *testing.T) {
 					check(err == nil && bytes.Equal(other.Bytes(), ekBytes), "NewEncapsulationKey: %v", err)
 					again, err := s.NewDecapsulationKey(seed)
 					check(err == nil && bytes.Equal(again.EncapsulationKey().Bytes(), ekBytes), "NewDecapsulationKey: %v", err)
-					kem.Destroy(again)
+					again.Destroy()
 				}
 			})
 		}

@@ -151,6 +151,6 @@ func crossCheckOne(t *testing.T, schemes []kem.Scheme, seed, m []byte) {
 		}
 	}
 	for _, r := range results {
-		kem.Destroy(r.dk)
+		r.dk.Destroy()
 	}
 }

@@ -1,6 +1,6 @@
 package kem_test
 
-// kem.Destroy: what every backend can honestly guarantee after it.
+// DecapsulationKey.Destroy: what every backend can honestly guarantee after it.
 //
 //   - Bytes no longer returns the seed: it returns nil or zeros, and does not
 //     panic. (The circl backend also zeroes its own copy of the seed and the
@@ -9,12 +9,15 @@ package kem_test
 //     and are only dropped. liboqs wipes its C buffers with OQS_MEM_cleanse.)
 //   - ExpandedBytes no longer returns the expanded key.
 //   - Using the key afterwards is a mistake, but gives an error, not a panic.
-//   - Destroying twice, or destroying nil, is harmless.
+//   - Destroying twice is harmless, and Destroy is safe alongside Decapsulate.
 //   - Copies the caller already took (Bytes returns copies) are the
 //     caller's, and are not wiped.
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,8 +37,6 @@ func allZero(b []byte) bool {
 }
 
 func TestDestroy(t *testing.T) {
-	require.NotPanics(t, func() { kem.Destroy(nil) })
-
 	forEachScheme(t, func(t *testing.T, s kem.Scheme) {
 		dk, err := s.GenerateKey()
 		require.NoError(t, err)
@@ -47,9 +48,7 @@ func TestDestroy(t *testing.T) {
 		_, c, err := dk.EncapsulationKey().Encapsulate()
 		require.NoError(t, err)
 
-		_, ok := dk.(kem.Destroyer)
-		require.True(t, ok, "every DecapsulationKey implements kem.Destroyer")
-		require.NotPanics(t, func() { kem.Destroy(dk) })
+		require.NotPanics(t, func() { dk.Destroy() })
 
 		var after []byte
 		require.NotPanics(t, func() { after = dk.Bytes() }, "Bytes after Destroy")
@@ -67,7 +66,7 @@ func TestDestroy(t *testing.T) {
 		// Use after Destroy is an error, not a crash, and gives no key.
 		var k []byte
 		require.NotPanics(t, func() { k, err = dk.Decapsulate(c) }, "Decapsulate after Destroy")
-		assert.Error(t, err, "Decapsulate after Destroy")
+		assert.ErrorIs(t, err, kem.ErrDestroyed, "Decapsulate after Destroy: every backend says so the same way")
 		assert.Nil(t, k, "Decapsulate after Destroy")
 
 		// The public half stays usable: it is not secret.
@@ -75,7 +74,7 @@ func TestDestroy(t *testing.T) {
 			assert.Equal(t, ek, dk.EncapsulationKey().Bytes())
 		})
 
-		require.NotPanics(t, func() { kem.Destroy(dk) }, "a second Destroy")
+		require.NotPanics(t, func() { dk.Destroy() }, "a second Destroy")
 	})
 }
 
@@ -94,7 +93,7 @@ func TestDestroyExpanded(t *testing.T) {
 		require.NoError(t, err)
 		require.Nil(t, dk2.Bytes())
 
-		require.NotPanics(t, func() { kem.Destroy(dk2) })
+		require.NotPanics(t, func() { dk2.Destroy() })
 		require.NotPanics(t, func() { assert.Nil(t, dk2.Bytes()) })
 		if x, ok := dk2.(kem.Expander); ok {
 			require.NotPanics(t, func() { assert.NotEqual(t, exp, x.ExpandedBytes()) })
@@ -109,5 +108,44 @@ func TestDestroyExpanded(t *testing.T) {
 		// The original key is a different key object, and still works.
 		_, err = dk.Decapsulate(c)
 		require.NoError(t, err)
+	})
+}
+
+// TestDestroyConcurrent destroys keys while other goroutines decapsulate
+// with them: under -race this is what decides that Destroy is safe for
+// concurrent use. Every Decapsulate either gives the right key (it began
+// before Destroy) or fails with ErrDestroyed, never anything else.
+func TestDestroyConcurrent(t *testing.T) {
+	forEachScheme(t, func(t *testing.T, s kem.Scheme) {
+		for range 20 {
+			dk, err := s.GenerateKey()
+			require.NoError(t, err)
+			want, c, err := dk.EncapsulationKey().Encapsulate()
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			errs := make(chan error, 4*8)
+			for range 4 {
+				wg.Go(func() {
+					for range 8 {
+						got, err := dk.Decapsulate(c)
+						switch {
+						case err == nil && !bytes.Equal(got, want):
+							errs <- fmt.Errorf("decapsulated a wrong key %x", got)
+						case err != nil && !errors.Is(err, kem.ErrDestroyed):
+							errs <- err
+						}
+						_ = dk.Bytes()
+					}
+				})
+			}
+			wg.Go(dk.Destroy)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			_, err = dk.Decapsulate(c)
+			require.ErrorIs(t, err, kem.ErrDestroyed)
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"runtime"
+	"sync"
 )
 
 // The go backend: the standard library's crypto/mlkem, with
@@ -13,34 +14,33 @@ import (
 // implements ML-KEM-768 and ML-KEM-1024 only, and keeps the expanded
 // decapsulation key to itself.
 
-func init() {
-	register(backend{
-		name:    BackendGo,
-		version: func() string { return "crypto/mlkem, " + runtime.Version() },
-		scheme: func(p Params) (Scheme, error) {
-			switch p.Name {
-			case MLKEM768:
-				return &goScheme[*mlkem.DecapsulationKey768, *mlkem.EncapsulationKey768]{
-					p:      p,
-					newDK:  mlkem.NewDecapsulationKey768,
-					newEK:  mlkem.NewEncapsulationKey768,
-					ekOf:   (*mlkem.DecapsulationKey768).EncapsulationKey,
-					derand: mlkemtest.Encapsulate768,
-					wipe:   func(k *mlkem.DecapsulationKey768) { *k = mlkem.DecapsulationKey768{} },
-				}, nil
-			case MLKEM1024:
-				return &goScheme[*mlkem.DecapsulationKey1024, *mlkem.EncapsulationKey1024]{
-					p:      p,
-					newDK:  mlkem.NewDecapsulationKey1024,
-					newEK:  mlkem.NewEncapsulationKey1024,
-					ekOf:   (*mlkem.DecapsulationKey1024).EncapsulationKey,
-					derand: mlkemtest.Encapsulate1024,
-					wipe:   func(k *mlkem.DecapsulationKey1024) { *k = mlkem.DecapsulationKey1024{} },
-				}, nil
-			}
-			return nil, fmt.Errorf("%s %w: the go backend (crypto/mlkem) implements only ML-KEM-768 and ML-KEM-1024; use -backend circl or liboqs", p.Name, ErrUnsupported)
-		},
-	})
+var goBackend = backend{
+	name:     BackendGo,
+	compiled: true,
+	version:  func() string { return "crypto/mlkem, " + runtime.Version() },
+	scheme: func(p Params) (Scheme, error) {
+		switch p.Name {
+		case MLKEM768:
+			return &goScheme[*mlkem.DecapsulationKey768, *mlkem.EncapsulationKey768]{
+				p:      p,
+				newDK:  mlkem.NewDecapsulationKey768,
+				newEK:  mlkem.NewEncapsulationKey768,
+				ekOf:   (*mlkem.DecapsulationKey768).EncapsulationKey,
+				derand: mlkemtest.Encapsulate768,
+				wipe:   func(k *mlkem.DecapsulationKey768) { *k = mlkem.DecapsulationKey768{} },
+			}, nil
+		case MLKEM1024:
+			return &goScheme[*mlkem.DecapsulationKey1024, *mlkem.EncapsulationKey1024]{
+				p:      p,
+				newDK:  mlkem.NewDecapsulationKey1024,
+				newEK:  mlkem.NewEncapsulationKey1024,
+				ekOf:   (*mlkem.DecapsulationKey1024).EncapsulationKey,
+				derand: mlkemtest.Encapsulate1024,
+				wipe:   func(k *mlkem.DecapsulationKey1024) { *k = mlkem.DecapsulationKey1024{} },
+			}, nil
+		}
+		return nil, fmt.Errorf("%s %w: the go backend (crypto/mlkem) implements only ML-KEM-768 and ML-KEM-1024", p.Name, ErrUnsupported)
+	},
 }
 
 // goDK and goEK are the method sets crypto/mlkem's key types share.
@@ -65,10 +65,9 @@ type goScheme[D goDK, E goEK] struct {
 
 var _ Scheme = (*goScheme[*mlkem.DecapsulationKey768, *mlkem.EncapsulationKey768])(nil)
 
-func (s *goScheme[D, E]) Name() string              { return s.p.Name }
-func (s *goScheme[D, E]) Backend() string           { return BackendGo }
-func (s *goScheme[D, E]) EncapsulationKeySize() int { return s.p.EncapsulationKeySize }
-func (s *goScheme[D, E]) CiphertextSize() int       { return s.p.CiphertextSize }
+func (s *goScheme[D, E]) Name() string    { return s.p.Name }
+func (s *goScheme[D, E]) Backend() string { return BackendGo }
+func (s *goScheme[D, E]) Params() Params  { return s.p }
 
 func (s *goScheme[D, E]) GenerateKey() (DecapsulationKey, error) {
 	seed := make([]byte, SeedSize)
@@ -119,7 +118,9 @@ func (k *goEncapsulationKey[D, E]) EncapsulateDerand(m []byte) (sharedKey, ciphe
 }
 
 type goDecapsulationKey[D goDK, E goEK] struct {
-	s         *goScheme[D, E]
+	s *goScheme[D, E]
+	// mu makes Destroy wait for the Decapsulate calls under way.
+	mu        sync.RWMutex
 	dk        D
 	ek        *goEncapsulationKey[D, E]
 	destroyed bool
@@ -127,6 +128,8 @@ type goDecapsulationKey[D goDK, E goEK] struct {
 
 // Bytes returns the seed, or nil after Destroy.
 func (k *goDecapsulationKey[D, E]) Bytes() []byte {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	if k.destroyed {
 		return nil
 	}
@@ -136,6 +139,8 @@ func (k *goDecapsulationKey[D, E]) Bytes() []byte {
 func (k *goDecapsulationKey[D, E]) EncapsulationKey() EncapsulationKey { return k.ek }
 
 func (k *goDecapsulationKey[D, E]) Decapsulate(ciphertext []byte) ([]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	if k.destroyed {
 		return nil, fmt.Errorf("%s: %w", k.s.p.Name, ErrDestroyed)
 	}
@@ -153,6 +158,10 @@ func (k *goDecapsulationKey[D, E]) Destroy() {
 	if k == nil {
 		return
 	}
-	k.s.wipe(k.dk)
-	k.destroyed = true
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.destroyed {
+		k.s.wipe(k.dk)
+		k.destroyed = true
+	}
 }

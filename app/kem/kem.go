@@ -23,9 +23,7 @@ package kem
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 )
 
 // Sizes common to every ML-KEM parameter set (FIPS 203, Section 8).
@@ -61,12 +59,14 @@ type Params struct {
 	EncapsulationKeySize int    // ek, 384k+32 bytes
 	DecapsulationKeySize int    // the expanded dk, 768k+96 bytes
 	CiphertextSize       int    // c, 32(du*k+dv) bytes
+	SeedSize             int    // the private key as stored: the 64-byte d||z
 }
 
+// params lists every algorithm, in the order Algorithms returns them.
 var params = []Params{
-	{Name: MLKEM512, ID: 0x0200, EncapsulationKeySize: 800, DecapsulationKeySize: 1632, CiphertextSize: 768},
-	{Name: MLKEM768, ID: 0x0201, EncapsulationKeySize: 1184, DecapsulationKeySize: 2400, CiphertextSize: 1088},
-	{Name: MLKEM1024, ID: 0x0202, EncapsulationKeySize: 1568, DecapsulationKeySize: 3168, CiphertextSize: 1568},
+	{Name: MLKEM512, ID: 0x0200, EncapsulationKeySize: 800, DecapsulationKeySize: 1632, CiphertextSize: 768, SeedSize: SeedSize},
+	{Name: MLKEM768, ID: 0x0201, EncapsulationKeySize: 1184, DecapsulationKeySize: 2400, CiphertextSize: 1088, SeedSize: SeedSize},
+	{Name: MLKEM1024, ID: 0x0202, EncapsulationKeySize: 1568, DecapsulationKeySize: 3168, CiphertextSize: 1568, SeedSize: SeedSize},
 }
 
 // Errors returned by this package and its backends. They are wrapped with
@@ -93,8 +93,8 @@ type Scheme interface {
 	Name() string
 	// Backend is the backend's name, e.g. "circl".
 	Backend() string
-	EncapsulationKeySize() int
-	CiphertextSize() int
+	// Params returns the sizes and wire identifier of the algorithm.
+	Params() Params
 	// GenerateKey returns a key pair made from a fresh random seed.
 	GenerateKey() (DecapsulationKey, error)
 	// NewDecapsulationKey derives the key pair of a 64-byte seed d||z
@@ -124,8 +124,15 @@ type DecapsulationKey interface {
 	EncapsulationKey() EncapsulationKey
 	// Decapsulate returns the shared key of a ciphertext of the right size.
 	// A wrong ciphertext of the right size gives the implicit-rejection key,
-	// not an error (FIPS 203, Algorithm 18).
+	// not an error (FIPS 203, Algorithm 18). After Destroy it returns an
+	// error wrapping ErrDestroyed.
 	Decapsulate(ciphertext []byte) (sharedKey []byte, err error)
+	// Destroy wipes the secret key material the key holds (best effort for
+	// the Go backends, OQS_MEM_cleanse for liboqs). It is safe to call more
+	// than once, and concurrently with Decapsulate: a Decapsulate that has
+	// begun completes first; one that begins later fails with ErrDestroyed,
+	// and Bytes returns nil.
+	Destroy()
 }
 
 // Expander is implemented by the decapsulation keys of backends that can give
@@ -143,24 +150,13 @@ type ExpandedKeyParser interface {
 	NewDecapsulationKeyExpanded(dk []byte) (DecapsulationKey, error)
 }
 
-// Destroyer is implemented by every decapsulation key of this package.
-// Destroy wipes the secret key material it holds (best effort for the Go
-// backends, OQS_MEM_cleanse for liboqs); the key must not be used afterwards.
-type Destroyer interface {
-	Destroy()
-}
-
-// Destroy wipes dk if its backend supports it. It is safe to call with nil,
-// and with an interface holding a nil key (each backend's Destroy checks).
-func Destroy(dk DecapsulationKey) {
-	if d, ok := dk.(Destroyer); ok {
-		d.Destroy()
-	}
-}
-
 // backend makes the Schemes of one backend.
 type backend struct {
 	name string
+	// compiled is false for a backend that this binary was built without
+	// (liboqs without the build tag); missing then says why.
+	compiled bool
+	missing  string
 	// scheme returns the backend's implementation of p, or an error wrapping
 	// ErrUnsupported.
 	scheme func(p Params) (Scheme, error)
@@ -168,23 +164,10 @@ type backend struct {
 	version func() string
 }
 
-var (
-	registryMu sync.Mutex
-	registry   []backend // in order of preference: the first is the default
-)
-
-// register adds a backend; called from init functions of the backend files.
-// The registry stays in the order of AllBackends, so the default is liboqs
-// when it is compiled in and circl otherwise.
-func register(b backend) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	registry = append(registry, b)
-	order := AllBackends()
-	slices.SortFunc(registry, func(x, y backend) int {
-		return slices.Index(order, x.name) - slices.Index(order, y.name)
-	})
-}
+// registry lists every backend kemtcp knows, in order of preference: the
+// first one compiled in is the default. Each comes from its own file
+// (liboqs.go or liboqs_missing.go, circl.go, gostd.go).
+var registry = [...]backend{liboqsBackend, circlBackend, goBackend}
 
 // Algorithms returns the names of the three ML-KEM parameter sets.
 func Algorithms() []string {
@@ -197,18 +180,22 @@ func Algorithms() []string {
 
 // Backends returns the backends compiled into this binary, the default first.
 func Backends() []string {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	names := make([]string, len(registry))
-	for i, b := range registry {
-		names[i] = b.name
+	var names []string
+	for _, b := range registry {
+		if b.compiled {
+			names = append(names, b.name)
+		}
 	}
 	return names
 }
 
 // AllBackends returns every backend kemtcp knows, compiled in or not.
 func AllBackends() []string {
-	return []string{BackendLiboqs, BackendCircl, BackendGo}
+	names := make([]string, len(registry))
+	for i, b := range registry {
+		names[i] = b.name
+	}
+	return names
 }
 
 // DefaultBackend is the backend Lookup uses when none is named: liboqs when
@@ -266,22 +253,18 @@ func CanonicalName(alg string) (string, error) {
 }
 
 func findBackend(name string) (backend, error) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if name == "" {
-		return registry[0], nil
-	}
 	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "" {
+		name = DefaultBackend()
+	}
 	for _, b := range registry {
-		if b.name == name {
+		switch {
+		case b.name != name:
+		case !b.compiled:
+			return backend{}, fmt.Errorf("%w: %q: %s", ErrNotCompiledIn, name, b.missing)
+		default:
 			return b, nil
 		}
-	}
-	if slices.Contains(AllBackends(), name) {
-		if name == BackendLiboqs {
-			return backend{}, fmt.Errorf("%w: %q: liboqs is not compiled in; install it with 'make liboqs' and build with -tags liboqs (or use 'make build')", ErrNotCompiledIn, name)
-		}
-		return backend{}, fmt.Errorf("%w: %q", ErrNotCompiledIn, name)
 	}
 	return backend{}, fmt.Errorf("%w %q (want one of %s)", ErrUnknownBackend, name, strings.Join(AllBackends(), ", "))
 }

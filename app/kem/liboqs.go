@@ -4,6 +4,7 @@ package kem
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -24,12 +25,11 @@ import (
 // to call, so NewEncapsulationKey does the FIPS 203 modulus check in Go
 // (checkModulus), and liboqs checks again inside every encapsulation.
 
-func init() {
-	register(backend{
-		name:    BackendLiboqs,
-		version: func() string { return "liboqs " + oqs.LiboqsVersion() },
-		scheme:  liboqsSchemeFor,
-	})
+var liboqsBackend = backend{
+	name:     BackendLiboqs,
+	compiled: true,
+	version:  func() string { return "liboqs " + oqs.LiboqsVersion() },
+	scheme:   liboqsSchemeFor,
 }
 
 // liboqsSchemes caches one *liboqsScheme per parameter set.
@@ -73,10 +73,9 @@ var (
 	_ ExpandedKeyParser = (*liboqsScheme)(nil)
 )
 
-func (s *liboqsScheme) Name() string              { return s.p.Name }
-func (s *liboqsScheme) Backend() string           { return BackendLiboqs }
-func (s *liboqsScheme) EncapsulationKeySize() int { return s.p.EncapsulationKeySize }
-func (s *liboqsScheme) CiphertextSize() int       { return s.p.CiphertextSize }
+func (s *liboqsScheme) Name() string    { return s.p.Name }
+func (s *liboqsScheme) Backend() string { return BackendLiboqs }
+func (s *liboqsScheme) Params() Params  { return s.p }
 
 func (s *liboqsScheme) GenerateKey() (DecapsulationKey, error) {
 	var seed [SeedSize]byte
@@ -174,7 +173,6 @@ type liboqsDecapsulationKey struct {
 var (
 	_ DecapsulationKey = (*liboqsDecapsulationKey)(nil)
 	_ Expander         = (*liboqsDecapsulationKey)(nil)
-	_ Destroyer        = (*liboqsDecapsulationKey)(nil)
 )
 
 // Bytes returns a copy of the seed d||z, or nil for a key loaded from an
@@ -208,6 +206,9 @@ func (k *liboqsDecapsulationKey) Decapsulate(ciphertext []byte) ([]byte, error) 
 		return nil, err
 	}
 	ss, err := k.ke.DecapSecret(ciphertext)
+	if errors.Is(err, oqs.ErrClosed) {
+		return nil, fmt.Errorf("%s: %w", k.s.p.Name, ErrDestroyed)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.s.p.Name, err)
 	}
@@ -215,7 +216,8 @@ func (k *liboqsDecapsulationKey) Decapsulate(ciphertext []byte) ([]byte, error) 
 }
 
 // Destroy wipes (OQS_MEM_cleanse) and frees the secret key and seed held in C
-// memory. Afterwards Decapsulate fails with an error wrapping oqs.ErrClosed,
+// memory, once the Decapsulate calls under way are done (oqs's Close waits
+// for them). Afterwards Decapsulate fails with an error wrapping ErrDestroyed,
 // and Bytes and ExpandedBytes return nil. Destroying twice, or a nil key, does
 // nothing.
 func (k *liboqsDecapsulationKey) Destroy() {

@@ -86,8 +86,8 @@ func TestParams(t *testing.T) {
 		require.Equal(t, p, byID)
 
 		for _, s := range schemesFor(t, tc.alg) {
-			require.Equal(t, p.EncapsulationKeySize, s.EncapsulationKeySize(), s.Backend())
-			require.Equal(t, p.CiphertextSize, s.CiphertextSize(), s.Backend())
+			require.Equal(t, p.EncapsulationKeySize, s.Params().EncapsulationKeySize, s.Backend())
+			require.Equal(t, p.CiphertextSize, s.Params().CiphertextSize, s.Backend())
 			dk, err := s.GenerateKey()
 			require.NoError(t, err)
 			require.Len(t, dk.Bytes(), kem.SeedSize)

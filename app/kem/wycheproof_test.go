@@ -398,7 +398,7 @@ func runDecapsTest(t *testing.T, s kem.Scheme, tc *wpTest) string {
 			require.Nil(t, dk)
 			return ""
 		}
-		require.NotEqualf(t, s.CiphertextSize(), len(c), "%s: invalid with a seed and a ciphertext of the right sizes: the runner does not know what to check", tc.describe())
+		require.NotEqualf(t, s.Params().CiphertextSize, len(c), "%s: invalid with a seed and a ciphertext of the right sizes: the runner does not know what to check", tc.describe())
 		dk, err := s.NewDecapsulationKey(seed)
 		require.NoError(t, err, tc.describe())
 		if hasEK {
@@ -441,7 +441,7 @@ func runEncapsTest(t *testing.T, s kem.Scheme, tc *wpTest) string {
 		key, err := s.NewEncapsulationKey(ek)
 		require.Error(t, err, "%s: a bad encapsulation key was accepted", tc.describe())
 		require.Nil(t, key)
-		if len(ek) != s.EncapsulationKeySize() {
+		if len(ek) != s.Params().EncapsulationKeySize {
 			require.ErrorIs(t, err, kem.ErrEncapsKeySize, "%s: %d-byte ek", tc.describe(), len(ek))
 			require.False(t, tc.hasFlag(flagModulusOverflow), tc.describe())
 		} else {
@@ -543,7 +543,7 @@ func runSemiExpandedTest(t *testing.T, s kem.Scheme, tc *wpTest) string {
 		default:
 			require.True(t, tc.hasFlag(flagIncorrectCTLength), "%s: the runner does not know what to check", tc.describe())
 			require.NoError(t, err, tc.describe())
-			require.NotEqual(t, s.CiphertextSize(), len(c), tc.describe())
+			require.NotEqual(t, s.Params().CiphertextSize, len(c), tc.describe())
 			got, err := dk.Decapsulate(c)
 			require.ErrorIs(t, err, kem.ErrCiphertextSize, "%s: %d-byte ciphertext", tc.describe(), len(c))
 			require.Nil(t, got)

@@ -168,7 +168,7 @@ func TestSealOpen(t *testing.T) {
 				require.NoError(t, err)
 				require.NotEqual(t, b1.KEMCiphertext, b2.KEMCiphertext, "a fresh encapsulation per message")
 				require.NotEqual(t, b1.Nonce, b2.Nonce)
-				require.Len(t, b1.KEMCiphertext, s.CiphertextSize())
+				require.Len(t, b1.KEMCiphertext, s.Params().CiphertextSize)
 				require.Len(t, b1.Nonce, NonceSize)
 				require.Len(t, b1.Ciphertext, 2+TagSize)
 				require.Equal(t, []byte("aad"), b1.AAD)
@@ -214,7 +214,7 @@ func TestSealOpen(t *testing.T) {
 				b.KEMCiphertext = b.KEMCiphertext[:100]
 				_, err = Open(dk, b)
 				require.ErrorIs(t, err, ErrMalformed)
-				require.EqualError(t, err, "kem_ciphertext is 100 bytes, want "+strconv.Itoa(s.CiphertextSize())+" for "+alg)
+				require.EqualError(t, err, "kem_ciphertext is 100 bytes, want "+strconv.Itoa(s.Params().CiphertextSize)+" for "+alg)
 
 				_, err = Open(nil, b1)
 				require.Error(t, err)

@@ -105,7 +105,7 @@ func Connect(rw io.ReadWriter, s kem.Scheme, maxFrame int) (*ClientConn, error) 
 	if err != nil {
 		return nil, err
 	}
-	if n, want := len(ekb), s.EncapsulationKeySize(); n != want {
+	if n, want := len(ekb), s.Params().EncapsulationKeySize; n != want {
 		if other, ok := paramsWith(n, ekSize); ok {
 			return nil, newError(ErrKEMMismatch, nil, "server key is %d bytes: the server uses %s, not %s; use -alg %s", n, other.Name, s.Name(), other.Name)
 		}
@@ -151,5 +151,5 @@ func MaxPlaintext(s kem.Scheme, maxFrame int) int {
 		maxFrame = frame.DefaultMaxSize
 	}
 	maxFrame = int(min(uint64(maxFrame), frame.MaxSize))
-	return max(0, maxFrame-bundleOverhead-s.CiphertextSize())
+	return max(0, maxFrame-bundleOverhead-s.Params().CiphertextSize)
 }

@@ -71,7 +71,7 @@ func TestRoundTripEveryBackendPair(t *testing.T) {
 				t.Run(alg+"/"+ss.Backend()+"-"+cs.Backend(), func(t *testing.T) {
 					dk, err := ss.GenerateKey()
 					require.NoError(t, err)
-					defer kem.Destroy(dk)
+					defer dk.Destroy()
 					sc, cc := net.Pipe()
 					done := serve(sc, dk, 0, 0)
 
@@ -371,7 +371,7 @@ func TestMaxFrameExact(t *testing.T) {
 		require.NoError(t, err)
 		dk, err := s.GenerateKey()
 		require.NoError(t, err)
-		for _, maxFrame := range []int{s.CiphertextSize() + 200, 4096, 70000, 200000, 1 << 20} {
+		for _, maxFrame := range []int{s.Params().CiphertextSize + 200, 4096, 70000, 200000, 1 << 20} {
 			n := MaxPlaintext(s, maxFrame)
 			require.Positive(t, n)
 			b, err := Seal(dk.EncapsulationKey(), make([]byte, n), nil)
@@ -430,6 +430,6 @@ func TestKeyFrameLength(t *testing.T) {
 		out := st.w.Bytes()
 		require.Equal(t, uint32(len(out)-frame.HeaderSize), binary.BigEndian.Uint32(out))
 		// PROTO 4, FRAME, BINBYTES ek, MEMOIZE, STOP: 2 + 9 + 5 + ek + 2.
-		require.Len(t, out, frame.HeaderSize+18+s.EncapsulationKeySize())
+		require.Len(t, out, frame.HeaderSize+18+s.Params().EncapsulationKeySize)
 	}
 }

@@ -321,7 +321,7 @@ func rawHandshake(t testing.TB, c net.Conn, s kem.Scheme, o handshakeOpts) *rawS
 	if o.randomCtE {
 		ctE = randomBytes(len(ctE))
 	}
-	p, _ := kem.ParamsFor(s.Name())
+	p := s.Params()
 	ch := &session.ClientHello{KEMID: p.ID, StaticCiphertext: ctS, EphemeralCiphertext: ctE}
 	rs.ch, err = ch.Marshal()
 	require.NoError(t, err)

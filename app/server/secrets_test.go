@@ -73,7 +73,7 @@ func (k *spyKey) Destroy() {
 	k.spy.mu.Lock()
 	k.destroyed = true
 	k.spy.mu.Unlock()
-	kem.Destroy(k.DecapsulationKey)
+	k.DecapsulationKey.Destroy()
 }
 
 // state returns how many secrets were returned and how many of them are

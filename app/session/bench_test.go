@@ -59,7 +59,7 @@ func BenchmarkHandshakeKEMOnly(b *testing.B) {
 				if err1 != nil || err2 != nil {
 					b.Fatal(err1, err2)
 				}
-				kem.Destroy(dkE)
+				dkE.Destroy()
 			}
 		})
 	}

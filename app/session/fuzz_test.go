@@ -218,7 +218,7 @@ func FuzzServer(f *testing.F) {
 	f.Add(script([]byte{opRecord, RecordData, 'x'}))
 	f.Add(script())
 	s, dk := fuzzStatic(f)
-	p, _ := kem.ParamsFor(s.Name())
+	p := s.Params()
 	f.Add(append([]byte{0}, frame.Append(nil, randomHello(p.ID, p.CiphertextSize))...))
 	f.Add(append([]byte{0}, frame.Append(nil, []byte("KEMTCP\x01\x02\x01"))...))
 	f.Add([]byte{0, 0, 0, 0, 0})

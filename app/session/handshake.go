@@ -63,10 +63,7 @@ func checkConfig(scheme kem.Scheme, maxFrame int) (kem.Params, int, error) {
 	if scheme == nil {
 		return kem.Params{}, 0, fmt.Errorf("%w: no KEM scheme", ErrConfig)
 	}
-	p, err := kem.ParamsFor(scheme.Name())
-	if err != nil {
-		return kem.Params{}, 0, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
+	p := scheme.Params()
 	switch {
 	case maxFrame == 0:
 		maxFrame = frame.DefaultMaxSize
@@ -127,7 +124,7 @@ func Server(rw io.ReadWriter, cfg *ServerConfig) (*Conn, error) {
 	live := true
 	destroyEphemeral := func() {
 		if live {
-			kem.Destroy(dkE)
+			dkE.Destroy()
 			live = false
 		}
 	}

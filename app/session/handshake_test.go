@@ -100,9 +100,7 @@ func serverHelloBytes(t testing.TB, s kem.Scheme) []byte {
 }
 
 func mustParams(t testing.TB, s kem.Scheme) kem.Params {
-	p, err := kem.ParamsFor(s.Name())
-	require.NoError(t, err)
-	return p
+	return s.Params()
 }
 
 // badModulus makes an encapsulation key fail the FIPS 203 modulus check:
@@ -427,7 +425,7 @@ func (k *spyKey) Decapsulate(ct []byte) ([]byte, error) {
 
 func (k *spyKey) Destroy() {
 	k.destroyed++
-	kem.Destroy(k.DecapsulationKey)
+	k.DecapsulationKey.Destroy()
 }
 
 // TestEphemeralKeyDestroyed: dk_e is destroyed once, right after its one
