@@ -74,7 +74,7 @@ func DefaultConfig(quick bool) Config {
 		Algorithms:  kem.Algorithms(),
 		Sections:    AllSections(),
 		Clients:     16,
-			BulkBytes:   1 << 30,
+		BulkBytes:   1 << 30,
 		BulkMessage: 64 << 10,
 		EchoMessage: 64,
 		IdleConns:   []int{1, 100, 1000},

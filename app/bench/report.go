@@ -91,7 +91,7 @@ type HandshakeResult struct {
 	// Detail says what was negotiated (tls) or how the client trusted the
 	// server.
 	Detail string `json:"detail,omitempty"`
-	PerSec  *Stat `json:"handshakes_per_sec"`
+	PerSec *Stat  `json:"handshakes_per_sec"`
 	// VsTLS is PerSec over the TLS rate with the same number of clients.
 	VsTLS *float64 `json:"vs_tls"`
 }
