@@ -29,9 +29,12 @@
 // seed and expandedKey forms. OpenSSL also reads and, on request
 // (-provparam ml-kem.output_formats=bare-seed|bare-priv), writes two
 // pre-standard forms in which the privateKey OCTET STRING holds the raw
-// 64-byte seed or the raw expanded key with no inner tag; their lengths
-// cannot be mistaken for any DER form, so they are read too (FormBareSeed,
-// FormBareExpanded). A OneAsymmetricKey version 1 (v2) with the optional
+// 64-byte seed or the raw expanded key with no inner tag; no well-formed DER
+// form has their lengths, so they are read too (FormBareSeed,
+// FormBareExpanded). A field of such a length that is itself one whole DER
+// element of the CHOICE, e.g. a seed [0] of 62 bytes (64 bytes with its
+// header), is malformed, not bare, and is refused: OpenSSL would load it
+// silently as another key. A OneAsymmetricKey version 1 (v2) with the optional
 // publicKey [1] field, as other toolkits write it, is read, and the public
 // key is checked against the private key.
 //
