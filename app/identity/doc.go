@@ -92,8 +92,19 @@
 //     address that agree (two clients that met a server for the first time
 //     at once) are harmless; duplicates that disagree make every connection
 //     to that address fail until the wrong line is removed.
-//   - Add appends one line with a single O_APPEND write, so clients that
-//     append at once do not interleave; it creates the directory (0700) and
-//     the file (0600) when needed. A KnownHosts sees the entries of the file
-//     as it was loaded plus its own additions.
+//   - Add appends one line with a single O_APPEND write while it holds an
+//     exclusive flock(2) on the file (LoadKnownHosts reads under a shared
+//     one), so clients that add at once neither interleave nor break a
+//     line; it creates the file (0600) when needed, and the directory
+//     (0700) only for the default location (LoadDefaultKnownHosts): a path
+//     named explicitly must be in a directory that exists. Remove deletes
+//     the entries of one address, as ssh-keygen -R does, keeping every
+//     other line byte for byte, by writing a temporary file and renaming
+//     it over the old one under the same lock. A KnownHosts sees the
+//     entries of the file as it was loaded plus its own additions, and
+//     after Remove the file as it wrote it.
+//   - Errors of the file itself (cannot create, read or write it, not a
+//     regular file) wrap ErrKnownHostsFile; a malformed line is a
+//     *KnownHostsSyntaxError (ErrMalformedKnownHosts) with its line
+//     number. Neither is ever reported as a problem of a server's key.
 package identity

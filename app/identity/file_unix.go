@@ -31,3 +31,19 @@ func checkKeyFileOwner(path string, fi fs.FileInfo) error {
 	return fmt.Errorf("%w: %s is owned by uid %d, but this process runs as uid %d; "+
 		"a private key must belong to the user who uses it (or to root)", ErrKeyFileOwner, path, st.Uid, uid)
 }
+
+// openNonBlocking is os.OpenFile with O_NONBLOCK, so that a FIFO at path
+// opens at once instead of waiting for a writer (the caller then refuses
+// it as not a regular file).
+func openNonBlocking(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	return os.OpenFile(path, flag|syscall.O_NONBLOCK, perm)
+}
+
+// syncDir syncs the directory dir, so that a rename in it lasts; errors are
+// ignored (some file systems cannot sync a directory).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
