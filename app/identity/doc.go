@@ -107,4 +107,12 @@
 //     regular file) wrap ErrKnownHostsFile; a malformed line is a
 //     *KnownHostsSyntaxError (ErrMalformedKnownHosts) with its line
 //     number. Neither is ever reported as a problem of a server's key.
+//
+// # Authorized client keys
+//
+// An authorized-keys file lists the KEM public keys of the clients a server
+// accepts, one per line as in OpenSSH's authorized_keys: "ALGORITHM BASE64
+// [comment]", the key as the DER of a SubjectPublicKeyInfo or as the raw
+// encapsulation key (AuthorizedKeys gives the format in full;
+// ParseAuthorizedKeys, LoadAuthorizedKeys, FormatAuthorizedKey).
 package identity

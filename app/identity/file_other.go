@@ -20,6 +20,9 @@ func openNoFollow(path string) (*os.File, error) {
 // checkKeyFileOwner does nothing: Go maps no file owner outside Unix.
 func checkKeyFileOwner(string, fs.FileInfo) error { return nil }
 
+// checkOwner does nothing: Go maps no file owner outside Unix.
+func checkOwner(string, fs.FileInfo, string) error { return nil }
+
 // openNonBlocking is os.OpenFile: outside Unix there are no FIFOs to block on.
 func openNonBlocking(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	return os.OpenFile(path, flag, perm)

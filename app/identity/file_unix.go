@@ -20,6 +20,12 @@ func openNoFollow(path string) (*os.File, error) {
 // checkKeyFileOwner refuses, as ssh does, a key file that belongs neither
 // to the current user nor to root.
 func checkKeyFileOwner(path string, fi fs.FileInfo) error {
+	return checkOwner(path, fi, "a private key")
+}
+
+// checkOwner refuses a file (what, e.g. "a private key") that belongs
+// neither to the current user nor to root: its owner could change it.
+func checkOwner(path string, fi fs.FileInfo, what string) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil
@@ -29,7 +35,7 @@ func checkKeyFileOwner(path string, fi fs.FileInfo) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s is owned by uid %d, but this process runs as uid %d; "+
-		"a private key must belong to the user who uses it (or to root)", ErrKeyFileOwner, path, st.Uid, uid)
+		"%s must belong to the user who uses it (or to root)", ErrKeyFileOwner, path, st.Uid, uid, what)
 }
 
 // openNonBlocking is os.OpenFile with O_NONBLOCK, so that a FIFO at path

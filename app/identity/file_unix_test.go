@@ -179,3 +179,23 @@ func TestReadPrivateKeyFileOwner(t *testing.T) {
 	_, err = ReadPrivateKeyFile(path)
 	require.NoError(t, err)
 }
+
+// A FIFO named as an authorized-keys file is refused without blocking.
+func TestLoadAuthorizedKeysFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authorized_keys")
+	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadAuthorizedKeys(path)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrAuthorizedKeysFile)
+		assert.ErrorContains(t, err, "it is a FIFO (named pipe), not a regular file")
+	case <-time.After(10 * time.Second):
+		releaseFIFOs(path)()
+		<-done
+		t.Fatal("LoadAuthorizedKeys blocked opening a FIFO")
+	}
+}

@@ -489,6 +489,15 @@ func pairwiseConsistency(dk kem.DecapsulationKey) error {
 // (SubjectPublicKeyInfo). It refuses a key of the wrong size or one that
 // fails the FIPS 203 modulus check.
 func MarshalPublicKeyPEM(alg string, ek []byte) ([]byte, error) {
+	der, err := marshalPublicKeyDER(alg, ek)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: pemTypePublicKey, Bytes: der}), nil
+}
+
+// marshalPublicKeyDER is the SubjectPublicKeyInfo DER of MarshalPublicKeyPEM.
+func marshalPublicKeyDER(alg string, ek []byte) ([]byte, error) {
 	p, oid, err := algParams(alg)
 	if err != nil {
 		return nil, err
@@ -503,11 +512,7 @@ func MarshalPublicKeyPEM(alg string, ek []byte) ([]byte, error) {
 		})
 		b.AddASN1BitString(ek)
 	})
-	der, err := b.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: pemTypePublicKey, Bytes: der}), nil
+	return b.Bytes()
 }
 
 // ParsePublicKeyPEM parses a PEM "PUBLIC KEY" holding an ML-KEM
@@ -611,9 +616,10 @@ func algParams(alg string) (kem.Params, encasn1.ObjectIdentifier, error) {
 		return p, oidMLKEM512, nil
 	case kem.MLKEM768:
 		return p, oidMLKEM768, nil
-	default:
+	case kem.MLKEM1024:
 		return p, oidMLKEM1024, nil
 	}
+	return kem.Params{}, nil, fmt.Errorf("%w: %s has no object identifier in this package (RFC 9935 defines those of ML-KEM only)", ErrMalformedKey, p.Name)
 }
 
 // decodeOnePEM returns the bytes of the single PEM block of the given type

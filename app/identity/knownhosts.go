@@ -67,16 +67,22 @@ func (e *KnownHostsSyntaxError) Unwrap() []error { return []error{ErrMalformedKn
 // fileError is an error of the known-hosts file itself: "cannot VERB the
 // known-hosts file PATH: CAUSE", matching ErrKnownHostsFile and the cause.
 func fileError(verb, path string, cause error) error {
-	return &knownHostsFileError{msg: fmt.Sprintf("cannot %s the known-hosts file %s: %v", verb, path, cause), cause: cause}
+	return fileProblem(ErrKnownHostsFile, fmt.Sprintf("cannot %s the known-hosts file %s", verb, path), cause)
 }
 
-type knownHostsFileError struct {
-	msg   string
-	cause error
+// fileProblem returns an error reading "what: cause" that matches sentinel
+// and cause with errors.Is.
+func fileProblem(sentinel error, what string, cause error) error {
+	return &problemError{msg: what + ": " + cause.Error(), errs: []error{sentinel, cause}}
 }
 
-func (e *knownHostsFileError) Error() string   { return e.msg }
-func (e *knownHostsFileError) Unwrap() []error { return []error{ErrKnownHostsFile, e.cause} }
+type problemError struct {
+	msg  string
+	errs []error
+}
+
+func (e *problemError) Error() string   { return e.msg }
+func (e *problemError) Unwrap() []error { return e.errs }
 
 // Result is the verdict of KnownHosts.Check.
 type Result int
