@@ -52,9 +52,12 @@
 // STRING holds the encapsulation key ek, checked with the FIPS 203 modulus
 // check.
 //
-// Private key files are created with mode 0600 and never overwritten;
-// ReadPrivateKeyFile refuses a file that group or others may access, as ssh
-// does, and says how to fix it.
+// Private key files are created with mode 0600 and never overwritten.
+// ReadPrivateKeyFile opens the file without following a symbolic link and
+// without blocking on a FIFO, then checks the file it opened: as ssh does,
+// it refuses anything but a regular file, a file owned by another user than
+// the current one or root, and a file that group or others may access
+// (saying how to fix it).
 //
 // # Fingerprints and pins
 //

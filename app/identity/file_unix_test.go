@@ -199,3 +199,29 @@ func TestLoadAuthorizedKeysFIFO(t *testing.T) {
 		t.Fatal("LoadAuthorizedKeys blocked opening a FIFO")
 	}
 }
+
+// A FIFO named as the known-hosts file is refused without blocking, by
+// LoadKnownHosts and by Add.
+func TestKnownHostsFIFO(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "known_hosts")
+	h, err := LoadKnownHosts(path)
+	require.NoError(t, err)
+	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	for name, call := range map[string]func() error{
+		"load": func() error { _, err := LoadKnownHosts(path); return err },
+		"add":  func() error { return h.Add("a.example:1", kem.MLKEM768, newTestKey(t, kem.MLKEM768).ek) },
+	} {
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, ErrKnownHostsFile, name)
+			assert.ErrorContains(t, err, "it is a FIFO (named pipe), not a regular file", name)
+		case <-time.After(10 * time.Second):
+			releaseFIFOs(path)()
+			<-done
+			t.Fatalf("%s blocked opening a FIFO", name)
+		}
+	}
+}
