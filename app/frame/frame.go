@@ -47,6 +47,9 @@ type Reader struct {
 	timeout time.Duration
 	hdr     [HeaderSize]byte
 	buf     []byte
+	// stale is set when clearing the read deadline after a frame failed:
+	// the next frame clears it again before waiting.
+	stale bool
 }
 
 // ReadDeadliner is implemented by net.Conn.
@@ -90,6 +93,12 @@ func (r *Reader) Next() ([]byte, error) {
 }
 
 func (r *Reader) nextWithTimeout() ([]byte, error) {
+	d := r.r.(ReadDeadliner)
+	if r.stale {
+		// A failure here is left to the read below, which reports the
+		// state of the connection (io.EOF after a clean close).
+		r.stale = d.SetReadDeadline(time.Time{}) != nil
+	}
 	// Wait for the first byte with no deadline, then give the rest of the
 	// frame r.timeout.
 	if n, err := io.ReadFull(r.r, r.hdr[:1]); err != nil {
@@ -98,17 +107,19 @@ func (r *Reader) nextWithTimeout() ([]byte, error) {
 		}
 		return nil, err
 	}
-	d := r.r.(ReadDeadliner)
 	if err := d.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("setting the frame's read deadline: %w", err)
 	}
 	p, err := r.next(1)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		err = fmt.Errorf("%w: frame not complete %v after its first byte", ErrSlow, r.timeout)
 	}
-	if err2 := d.SetReadDeadline(time.Time{}); err == nil && err2 != nil {
-		err = err2
-	}
+	// Clearing the deadline fails only on a connection that is closed
+	// (net.ErrClosed; a net.Pipe also once its peer has closed). That is no
+	// error of a frame already read whole: return it, and clear the
+	// deadline again before the next frame, whose read then reports the
+	// connection's state itself.
+	r.stale = d.SetReadDeadline(time.Time{}) != nil
 	return p, err
 }
 

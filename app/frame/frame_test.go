@@ -145,3 +145,86 @@ func TestFrameTimeoutCleanEOF(t *testing.T) {
 	_, err = r.Next()
 	require.True(t, errors.Is(err, io.EOF), "got %v", err)
 }
+
+// closingConn is a ReadDeadliner over a byte stream whose SetReadDeadline
+// fails once every byte has been read, as a net.Pipe's does once its peer
+// has written its last frame and closed.
+type closingConn struct {
+	r         *bytes.Reader
+	deadlines int // successful SetReadDeadline calls
+}
+
+func (c *closingConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *closingConn) SetReadDeadline(time.Time) error {
+	if c.r.Len() == 0 {
+		return io.ErrClosedPipe
+	}
+	c.deadlines++
+	return nil
+}
+
+// A frame read whole is returned even though clearing the deadline after it
+// fails because the peer has closed; the next Next is a clean io.EOF.
+func TestFrameTimeoutDeadlineFailsAfterPeerClose(t *testing.T) {
+	var stream []byte
+	stream = Append(stream, []byte("first"))
+	stream = Append(stream, []byte("last"))
+	c := &closingConn{r: bytes.NewReader(stream)}
+	r := NewReader(c, 0)
+	r.SetFrameTimeout(time.Second)
+
+	p, err := r.Next()
+	require.NoError(t, err)
+	require.Equal(t, "first", string(p))
+	p, err = r.Next()
+	require.NoError(t, err, "the frame arrived whole before the peer closed")
+	require.Equal(t, "last", string(p))
+	_, err = r.Next()
+	require.Equal(t, io.EOF, err)
+	require.Equal(t, 3, c.deadlines, "set and clear for the first frame, set for the last")
+}
+
+// flakyDeadlineConn is a ReadDeadliner whose SetReadDeadline fails the
+// first time it is asked to clear the deadline, and that records the
+// deadline in force at each Read.
+type flakyDeadlineConn struct {
+	r         *bytes.Reader
+	deadline  time.Time
+	failed    bool
+	deadlines []time.Time // the deadline in force at each Read
+}
+
+func (c *flakyDeadlineConn) Read(p []byte) (int, error) {
+	c.deadlines = append(c.deadlines, c.deadline)
+	return c.r.Read(p)
+}
+
+func (c *flakyDeadlineConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() && !c.failed {
+		c.failed = true
+		return errors.New("transient failure")
+	}
+	c.deadline = t
+	return nil
+}
+
+// A deadline that could not be cleared after a frame is cleared before the
+// next frame's wait for its first byte, which must have no deadline.
+func TestFrameTimeoutStaleDeadlineCleared(t *testing.T) {
+	c := &flakyDeadlineConn{r: bytes.NewReader(Append(Append(nil, []byte("a")), []byte("b")))}
+	r := NewReader(c, 0)
+	r.SetFrameTimeout(time.Minute)
+	for _, want := range []string{"a", "b"} {
+		p, err := r.Next()
+		require.NoError(t, err)
+		require.Equal(t, want, string(p))
+	}
+	require.True(t, c.failed)
+	// Reads per frame: the first byte, the rest of the header, the payload.
+	require.Len(t, c.deadlines, 6)
+	require.True(t, c.deadlines[0].IsZero())
+	require.True(t, c.deadlines[3].IsZero(), "the second frame's first byte is awaited without the first frame's deadline")
+	require.False(t, c.deadlines[4].IsZero())
+	require.True(t, c.deadline.IsZero(), "no deadline left after the last frame")
+}

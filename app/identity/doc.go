@@ -29,9 +29,12 @@
 // seed and expandedKey forms. OpenSSL also reads and, on request
 // (-provparam ml-kem.output_formats=bare-seed|bare-priv), writes two
 // pre-standard forms in which the privateKey OCTET STRING holds the raw
-// 64-byte seed or the raw expanded key with no inner tag; their lengths
-// cannot be mistaken for any DER form, so they are read too (FormBareSeed,
-// FormBareExpanded). A OneAsymmetricKey version 1 (v2) with the optional
+// 64-byte seed or the raw expanded key with no inner tag; no well-formed DER
+// form has their lengths, so they are read too (FormBareSeed,
+// FormBareExpanded). A field of such a length that is itself one whole DER
+// element of the CHOICE, e.g. a seed [0] of 62 bytes (64 bytes with its
+// header), is malformed, not bare, and is refused: OpenSSL would load it
+// silently as another key. A OneAsymmetricKey version 1 (v2) with the optional
 // publicKey [1] field, as other toolkits write it, is read, and the public
 // key is checked against the private key.
 //
@@ -49,9 +52,12 @@
 // STRING holds the encapsulation key ek, checked with the FIPS 203 modulus
 // check.
 //
-// Private key files are created with mode 0600 and never overwritten;
-// ReadPrivateKeyFile refuses a file that group or others may access, as ssh
-// does, and says how to fix it.
+// Private key files are created with mode 0600 and never overwritten.
+// ReadPrivateKeyFile opens the file without following a symbolic link and
+// without blocking on a FIFO, then checks the file it opened: as ssh does,
+// it refuses anything but a regular file, a file owned by another user than
+// the current one or root, and a file that group or others may access
+// (saying how to fix it).
 //
 // # Fingerprints and pins
 //
@@ -89,8 +95,27 @@
 //     address that agree (two clients that met a server for the first time
 //     at once) are harmless; duplicates that disagree make every connection
 //     to that address fail until the wrong line is removed.
-//   - Add appends one line with a single O_APPEND write, so clients that
-//     append at once do not interleave; it creates the directory (0700) and
-//     the file (0600) when needed. A KnownHosts sees the entries of the file
-//     as it was loaded plus its own additions.
+//   - Add appends one line with a single O_APPEND write while it holds an
+//     exclusive flock(2) on the file (LoadKnownHosts reads under a shared
+//     one), so clients that add at once neither interleave nor break a
+//     line; it creates the file (0600) when needed, and the directory
+//     (0700) only for the default location (LoadDefaultKnownHosts): a path
+//     named explicitly must be in a directory that exists. Remove deletes
+//     the entries of one address, as ssh-keygen -R does, keeping every
+//     other line byte for byte, by writing a temporary file and renaming
+//     it over the old one under the same lock. A KnownHosts sees the
+//     entries of the file as it was loaded plus its own additions, and
+//     after Remove the file as it wrote it.
+//   - Errors of the file itself (cannot create, read or write it, not a
+//     regular file) wrap ErrKnownHostsFile; a malformed line is a
+//     *KnownHostsSyntaxError (ErrMalformedKnownHosts) with its line
+//     number. Neither is ever reported as a problem of a server's key.
+//
+// # Authorized client keys
+//
+// An authorized-keys file lists the KEM public keys of the clients a server
+// accepts, one per line as in OpenSSH's authorized_keys: "ALGORITHM BASE64
+// [comment]", the key as the DER of a SubjectPublicKeyInfo or as the raw
+// encapsulation key (AuthorizedKeys gives the format in full;
+// ParseAuthorizedKeys, LoadAuthorizedKeys, FormatAuthorizedKey).
 package identity

@@ -17,9 +17,18 @@ const maxKeyFileSize = 64 << 10
 // privateKeyFileMode is the mode of the private key files we create.
 const privateKeyFileMode fs.FileMode = 0o600
 
-// ErrKeyFilePermissions is returned by ReadPrivateKeyFile for a key file
-// that group or others may access.
-var ErrKeyFilePermissions = errors.New("private key file permissions are too open")
+// Errors of ReadPrivateKeyFile, compared with errors.Is.
+var (
+	// ErrKeyFilePermissions: the key file is one that group or others may
+	// access.
+	ErrKeyFilePermissions = errors.New("private key file permissions are too open")
+	// ErrKeyFileOwner: the key file belongs to another user than the one
+	// reading it (and not to root).
+	ErrKeyFileOwner = errors.New("private key file belongs to another user")
+	// ErrKeyFileNotRegular: the key file is a symbolic link, a directory, a
+	// FIFO, a device or a socket.
+	ErrKeyFileNotRegular = errors.New("private key file is not a regular file")
+)
 
 // WritePrivateKeyFile writes the seed form of a key (MarshalPrivateKeyPEM)
 // to a new file created with mode 0600. It refuses to overwrite an existing
@@ -53,29 +62,24 @@ func WritePrivateKeyFile(path, alg string, seed []byte) error {
 }
 
 // ReadPrivateKeyFile reads and parses a private key file
-// (ParsePrivateKeyPEM). As ssh does, it refuses a file that group or others
-// may read or write (error ErrKeyFilePermissions, saying to run chmod 600),
-// except on Windows, whose permissions Go does not map to Unix modes. It
-// refuses anything but a regular file, and files over 64 KiB.
+// (ParsePrivateKeyPEM). It checks the file it has opened, not the path, so
+// that nothing can be swapped in between: on Unix it opens path with
+// O_NOFOLLOW|O_NONBLOCK (a symbolic link is refused, and a FIFO or device
+// opens at once instead of blocking) and then checks the open file with
+// fstat. As ssh does, it refuses anything but a regular file
+// (ErrKeyFileNotRegular), a file owned by another user than the current one
+// or root (ErrKeyFileOwner), and a file that group or others may read or
+// write (ErrKeyFilePermissions, saying to run chmod 600); Windows has
+// neither owners nor permissions that Go maps to Unix modes, and is spared
+// those two checks. Files over 64 KiB are refused.
 func ReadPrivateKeyFile(path string) (*PrivateKey, error) {
-	// Stat first so that a FIFO or device is refused before opening it
-	// (opening a FIFO blocks); then check the opened file itself.
-	if fi, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("private key: %w", err)
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("private key: %s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	f, err := os.Open(path)
+	f, fi, err := openKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("private key: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("private key: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("private key: %s is not a regular file (%s)", path, fi.Mode().Type())
+	if err := checkKeyFileOwner(path, fi); err != nil {
+		return nil, err
 	}
 	if err := checkKeyFileMode(path, fi.Mode()); err != nil {
 		return nil, err
@@ -93,6 +97,49 @@ func ReadPrivateKeyFile(path string) (*PrivateKey, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
+}
+
+// openKeyFile opens path for reading with openNoFollow and checks that
+// what it opened is a regular file; it returns the file and its FileInfo.
+func openKeyFile(path string) (*os.File, fs.FileInfo, error) {
+	f, err := openNoFollow(path)
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, nil, fmt.Errorf("private key: %w: %s is a symbolic link, which is not followed; name the file it points to", ErrKeyFileNotRegular, path)
+		}
+		return nil, nil, fmt.Errorf("private key: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("private key: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("private key: %w: %s is %s", ErrKeyFileNotRegular, path, describeFileType(fi.Mode()))
+	}
+	return f, fi, nil
+}
+
+// describeFileType says what a file that is not regular is, e.g. "a
+// directory" or "a FIFO (named pipe)".
+func describeFileType(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeDir != 0:
+		return "a directory"
+	case t&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case t&fs.ModeNamedPipe != 0:
+		return "a FIFO (named pipe), not a regular file"
+	case t&fs.ModeSocket != 0:
+		return "a socket, not a regular file"
+	case t&fs.ModeCharDevice != 0:
+		return "a character device, not a regular file"
+	case t&fs.ModeDevice != 0:
+		return "a device, not a regular file"
+	default:
+		return fmt.Sprintf("not a regular file (%s)", t)
+	}
 }
 
 func checkKeyFileMode(path string, mode fs.FileMode) error {

@@ -93,3 +93,25 @@ func TestCheckPin(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckPinEveryByte: a pin that differs from the key's fingerprint in
+// exactly one byte of the digest, at each of the 32 positions, is refused
+// (issue 18: comparing only part of the digest passed every other test).
+func TestCheckPinEveryByte(t *testing.T) {
+	_, ek := keyMaterial(t, kem.MLKEM768, randomSeed(t))
+	sum := sha256.Sum256(ek)
+	require.NoError(t, CheckPin(fingerprintOfDigest(sum[:]), ek))
+	for i := range sha256.Size {
+		for _, flip := range []byte{0x01, 0x80} {
+			d := sum
+			d[i] ^= flip
+			pin := fingerprintOfDigest(d[:])
+			err := CheckPin(pin, ek)
+			require.ErrorIs(t, err, ErrPinMismatch, "byte %d ^ %#02x", i, flip)
+			var pm *PinMismatchError
+			require.ErrorAs(t, err, &pm)
+			assert.Equal(t, pin, pm.Pin)
+			assert.Equal(t, Fingerprint(ek), pm.Got)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package identity
 
 import (
 	"bytes"
+	"encoding/base64"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -236,6 +238,77 @@ func FuzzNormalizeAddr(f *testing.F) {
 		}
 		if strings.ContainsAny(n, " \t\r\n#") {
 			t.Fatalf("%q would break a known-hosts line", n)
+		}
+	})
+}
+
+// FuzzParseAuthorizedKeys checks, for any input:
+//   - ParseAuthorizedKeys never panics; it fails only with an
+//     *AuthorizedKeysError whose bad lines exist and come in order, or, for
+//     input over the size limit, with ErrAuthorizedKeysFile;
+//   - every key it accepts is found by Lookup, with its comment and
+//     fingerprint, and re-formats (FormatAuthorizedKey) to a line that
+//     parses to the same key and comment.
+//
+// go test -run '^$' -fuzz FuzzParseAuthorizedKeys ./app/identity/
+func FuzzParseAuthorizedKeys(f *testing.F) {
+	for i, alg := range kem.Algorithms() {
+		_, ek := keyMaterial(f, alg, countingSeed())
+		raw := base64.StdEncoding.EncodeToString(ek)
+		der := base64.StdEncoding.EncodeToString(spki(testOIDs[alg], ek))
+		f.Add("# clients\n\n" + alg + " " + raw + " alice\n")
+		f.Add(strings.TrimPrefix(alg, "ML-KEM-") + "\t" + der + "\t bob # x \r\n")
+		f.Add(alg + " " + der + "\n" + alg + " " + raw + "\n") // duplicate
+		f.Add(alg + " " + raw[:len(raw)-4] + "\n")
+		f.Add(kem.Algorithms()[(i+1)%3] + " " + der + " wrong algorithm")
+	}
+	f.Add("ML-KEM-768\n")
+	f.Add("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG me@host\n")
+	f.Add("ML-KEM-768 MAA= \x1b\n\xff\n")
+	f.Fuzz(func(t *testing.T, content string) {
+		a, err := ParseAuthorizedKeys(strings.NewReader(content), "fuzz")
+		if err != nil {
+			var ae *AuthorizedKeysError
+			switch {
+			case errors.As(err, &ae):
+				lines := strings.Count(content, "\n") + 1
+				prev := 0
+				for _, l := range ae.Lines {
+					if l.Line <= prev || l.Line > lines || l.Err == nil {
+						t.Fatalf("bad line numbers %v for %d lines", ae.Lines, lines)
+					}
+					prev = l.Line
+				}
+				if len(ae.Lines) == 0 || !errors.Is(err, ErrMalformedAuthorizedKeys) {
+					t.Fatalf("empty or unmatched error: %v", err)
+				}
+			case errors.Is(err, ErrAuthorizedKeysFile):
+			default:
+				t.Fatalf("unexpected error: %v", err)
+			}
+			return
+		}
+		var again strings.Builder
+		for _, k := range a.Keys() {
+			comment, fp, ok := a.Lookup(k.Algorithm, k.Key)
+			if !ok || comment != k.Comment || fp != Fingerprint(k.Key) || fp != k.Fingerprint {
+				t.Fatalf("Lookup of line %d: %q %q %v", k.Line, comment, fp, ok)
+			}
+			line, err := FormatAuthorizedKey(k.Algorithm, k.Key, k.Comment)
+			if err != nil {
+				t.Fatalf("accepted key of line %d does not format: %v", k.Line, err)
+			}
+			again.WriteString(line + "\n")
+		}
+		b, err := ParseAuthorizedKeys(strings.NewReader(again.String()), "again")
+		if err != nil || b.Len() != a.Len() {
+			t.Fatalf("formatted keys do not parse back: %v", err)
+		}
+		for i, k := range b.Keys() {
+			want := a.Keys()[i]
+			if k.Algorithm != want.Algorithm || !bytes.Equal(k.Key, want.Key) || k.Comment != want.Comment {
+				t.Fatalf("key %d changed through FormatAuthorizedKey", i)
+			}
 		}
 	})
 }

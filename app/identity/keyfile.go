@@ -299,6 +299,9 @@ func ParsePrivateKeyDER(der []byte) (*PrivateKey, error) {
 // out, so the caller may wipe the DER.
 func parseChoice(p kem.Params, priv cryptobyte.String) (*PrivateKey, error) {
 	k := &PrivateKey{Algorithm: p.Name}
+	if tag, ok := wholeDERElement(priv); ok && (len(priv) == kem.SeedSize && tag == tagSeed || len(priv) == p.DecapsulationKeySize) {
+		return nil, malformedBareLength(p, priv, tag)
+	}
 	switch {
 	case len(priv) == kem.SeedSize:
 		k.Seed, k.Form = bytes.Clone(priv), FormBareSeed
@@ -364,6 +367,53 @@ func parseChoice(p kem.Params, priv cryptobyte.String) (*PrivateKey, error) {
 		return nil, malformed("%s private key: %d bytes of trailing data after the %s form inside the privateKey OCTET STRING", p.Name, len(in), k.Form)
 	}
 	return k, nil
+}
+
+// wholeDERElement reports whether priv is exactly one DER element (a
+// definite length in minimal form that covers the rest of priv) with one of
+// the tags of the RFC 9935 CHOICE, and returns the tag.
+func wholeDERElement(priv cryptobyte.String) (asn1.Tag, bool) {
+	if len(priv) < 2 {
+		return 0, false
+	}
+	tag := asn1.Tag(priv[0])
+	switch tag {
+	case tagSeed, tagSeedExplicit, tagExpandedKey, tagBoth:
+	default:
+		return 0, false
+	}
+	var v cryptobyte.String
+	in := priv
+	return tag, in.ReadASN1(&v, tag) && in.Empty()
+}
+
+// malformedBareLength is the error for a privateKey field that has the
+// length of one of OpenSSL's bare forms but is one whole DER element of the
+// CHOICE: a seed [0] element of 62 bytes (0x80 0x3e, 64 bytes in all), or
+// an element of the expanded key's length (e.g. an expandedKey 4 bytes
+// short). OpenSSL 3.5 reads such a field as a bare seed or bare expanded
+// key, i.e. silently as another key than the one meant; kemtcp refuses it.
+// The price: one genuine bare seed in 65536 starts with 0x80 0x3e and is
+// refused too (a bare expanded key is mistaken about once in 2^30); the
+// error says how to convert such a key to an unambiguous form.
+func malformedBareLength(p kem.Params, priv cryptobyte.String, tag asn1.Tag) error {
+	var v cryptobyte.String
+	in := priv
+	in.ReadASN1(&v, tag)
+	what := map[asn1.Tag]string{
+		tagSeed:         "seed [0]",
+		tagSeedExplicit: "[0] EXPLICIT",
+		tagExpandedKey:  "expandedKey OCTET STRING",
+		tagBoth:         "both SEQUENCE",
+	}[tag]
+	bare, want := FormBareSeed, fmt.Sprintf("a seed [0] of %d bytes", kem.SeedSize)
+	if len(priv) != kem.SeedSize {
+		bare, want = FormBareExpanded, fmt.Sprintf("an expandedKey of %d bytes", p.DecapsulationKeySize)
+	}
+	return malformed("%s private key: the privateKey field is a DER %s element (tag 0x%02x) holding %d bytes; want %s. "+
+		"Its length (%d bytes) is also that of OpenSSL's %s form, but reading it so would load another key than the one meant, so it is refused "+
+		"(should it really be a %s key, convert it with: openssl pkey -in OLD -out NEW -provparam ml-kem.output_formats=seed-priv)",
+		p.Name, what, uint8(tag), len(v), want, len(priv), bare, bare)
 }
 
 // checkPrivateKey makes the checks of RFC 9935, Section 8 and FIPS 203,
@@ -439,6 +489,15 @@ func pairwiseConsistency(dk kem.DecapsulationKey) error {
 // (SubjectPublicKeyInfo). It refuses a key of the wrong size or one that
 // fails the FIPS 203 modulus check.
 func MarshalPublicKeyPEM(alg string, ek []byte) ([]byte, error) {
+	der, err := marshalPublicKeyDER(alg, ek)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: pemTypePublicKey, Bytes: der}), nil
+}
+
+// marshalPublicKeyDER is the SubjectPublicKeyInfo DER of MarshalPublicKeyPEM.
+func marshalPublicKeyDER(alg string, ek []byte) ([]byte, error) {
 	p, oid, err := algParams(alg)
 	if err != nil {
 		return nil, err
@@ -453,11 +512,7 @@ func MarshalPublicKeyPEM(alg string, ek []byte) ([]byte, error) {
 		})
 		b.AddASN1BitString(ek)
 	})
-	der, err := b.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: pemTypePublicKey, Bytes: der}), nil
+	return b.Bytes()
 }
 
 // ParsePublicKeyPEM parses a PEM "PUBLIC KEY" holding an ML-KEM
@@ -561,9 +616,10 @@ func algParams(alg string) (kem.Params, encasn1.ObjectIdentifier, error) {
 		return p, oidMLKEM512, nil
 	case kem.MLKEM768:
 		return p, oidMLKEM768, nil
-	default:
+	case kem.MLKEM1024:
 		return p, oidMLKEM1024, nil
 	}
+	return kem.Params{}, nil, fmt.Errorf("%w: %s has no object identifier in this package (RFC 9935 defines those of ML-KEM only)", ErrMalformedKey, p.Name)
 }
 
 // decodeOnePEM returns the bytes of the single PEM block of the given type

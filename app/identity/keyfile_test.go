@@ -369,6 +369,12 @@ func TestParsePrivateKeyErrors(t *testing.T) {
 		{"seed 63", oak{oid: oid, priv: choiceSeed(seed[:63])}.der(), "the seed is 63 bytes, want 64", nil},
 		{"seed 65", oak{oid: oid, priv: choiceSeed(append(bytes.Clone(seed), 0))}.der(), "the seed is 65 bytes, want 64", nil},
 		{"seed 0", oak{oid: oid, priv: choiceSeed(nil)}.der(), "the seed is 0 bytes, want 64", nil},
+		// 62 + 2 bytes of DER header: the length of a bare seed, which it must not be taken for.
+		{"seed 62", oak{oid: oid, priv: choiceSeed(seed[:62])}.der(),
+			"the privateKey field is a DER seed [0] element (tag 0x80) holding 62 bytes; want a seed [0] of 64 bytes", nil},
+		// 2396 + 4 bytes of DER header: the length of a bare expanded key.
+		{"expanded 2396", oak{oid: oid, priv: choiceExpanded(expanded[:2396])}.der(),
+			"the privateKey field is a DER expandedKey OCTET STRING element (tag 0x04) holding 2396 bytes; want an expandedKey of 2400 bytes", nil},
 		{"seed EXPLICIT", oak{oid: oid, priv: explicitSeed(seed)}.der(), "tagged [0] EXPLICIT (0xa0)", nil},
 		{"seed and trailing", oak{oid: oid, priv: append(choiceSeed(seed), 0x05, 0x00)}.der(),
 			"2 bytes of trailing data after the seed form inside the privateKey OCTET STRING", nil},

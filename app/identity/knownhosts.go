@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,10 +30,59 @@ var (
 	// known address presents another key or KEM; the error is a
 	// *HostKeyChangedError.
 	ErrHostKeyChanged = errors.New("REMOTE HOST IDENTIFICATION HAS CHANGED")
-	// ErrKnownHostsSyntax is wrapped by the errors of LoadKnownHosts for a
-	// malformed line.
-	ErrKnownHostsSyntax = errors.New("malformed known-hosts line")
+	// ErrMalformedKnownHosts is wrapped by the errors of LoadKnownHosts for
+	// a malformed line; the error is a *KnownHostsSyntaxError, which gives
+	// the line number. It is a problem of the local file, not of a server.
+	ErrMalformedKnownHosts = errors.New("malformed known-hosts line")
+	// ErrKnownHostsSyntax is the former name of ErrMalformedKnownHosts.
+	//
+	// Deprecated: use ErrMalformedKnownHosts.
+	ErrKnownHostsSyntax = ErrMalformedKnownHosts
+	// ErrKnownHostsFile is wrapped by every error of reading, creating or
+	// writing the known-hosts file itself (a missing directory, no
+	// permission, not a regular file, a full disk, ...): a local problem,
+	// never a verdict on a server's key.
+	ErrKnownHostsFile = errors.New("known-hosts file problem")
 )
+
+// KnownHostsSyntaxError is the error of LoadKnownHosts for a malformed
+// line. It matches ErrMalformedKnownHosts and its cause with errors.Is.
+type KnownHostsSyntaxError struct {
+	Path string // the known-hosts file
+	Line int    // 1-based line number
+	Text string // the line, without its line end; "" for a line too long
+	Err  error  // what is wrong with it
+}
+
+func (e *KnownHostsSyntaxError) Error() string {
+	if e.Text == "" {
+		return fmt.Sprintf("%v %s:%d: %v", ErrMalformedKnownHosts, e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%v %s:%d: %v: %s", ErrMalformedKnownHosts, e.Path, e.Line, e.Err, quoteLine(e.Text))
+}
+
+// Unwrap returns ErrMalformedKnownHosts and the cause.
+func (e *KnownHostsSyntaxError) Unwrap() []error { return []error{ErrMalformedKnownHosts, e.Err} }
+
+// fileError is an error of the known-hosts file itself: "cannot VERB the
+// known-hosts file PATH: CAUSE", matching ErrKnownHostsFile and the cause.
+func fileError(verb, path string, cause error) error {
+	return fileProblem(ErrKnownHostsFile, fmt.Sprintf("cannot %s the known-hosts file %s", verb, path), cause)
+}
+
+// fileProblem returns an error reading "what: cause" that matches sentinel
+// and cause with errors.Is.
+func fileProblem(sentinel error, what string, cause error) error {
+	return &problemError{msg: what + ": " + cause.Error(), errs: []error{sentinel, cause}}
+}
+
+type problemError struct {
+	msg  string
+	errs []error
+}
+
+func (e *problemError) Error() string   { return e.msg }
+func (e *problemError) Unwrap() []error { return e.errs }
 
 // Result is the verdict of KnownHosts.Check.
 type Result int
@@ -70,11 +120,13 @@ type knownHost struct {
 
 // KnownHosts is a known-hosts file: the server keys a client has met,
 // trusted on first use (see the package documentation for the format). It
-// is safe for concurrent use.
+// is safe for concurrent use, and processes that share the file may add and
+// remove entries at once (Add, Remove).
 type KnownHosts struct {
-	path    string
-	mu      sync.Mutex
-	entries []knownHost
+	path      string
+	createDir bool // Add may create path's directory: the default location
+	mu        sync.Mutex
+	entries   []knownHost
 }
 
 // DefaultKnownHostsPath is kemtcp's known-hosts file in the user's
@@ -85,35 +137,106 @@ type KnownHosts struct {
 func DefaultKnownHostsPath() (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
-		return "", fmt.Errorf("known hosts: no default location: %w; name a file with -known-hosts", err)
+		return "", fmt.Errorf("known hosts: no default location: %w", err)
 	}
 	return filepath.Join(dir, "kemtcp", "known_hosts"), nil
 }
 
-// LoadKnownHosts reads a known-hosts file. A missing file is an empty list
-// (Add will create it). An unreadable file, or one with a malformed line, is
-// an error quoting the file, line number and line: it is never ignored in
-// silence.
+// LoadDefaultKnownHosts reads the known-hosts file at the default location
+// (DefaultKnownHostsPath). Its directory need not exist: Add creates it
+// (mode 0700), and only for this location.
+func LoadDefaultKnownHosts() (*KnownHosts, error) {
+	path, err := DefaultKnownHostsPath()
+	if err != nil {
+		return nil, err
+	}
+	return loadKnownHosts(path, true)
+}
+
+// LoadKnownHosts reads the known-hosts file at path. A missing file is an
+// empty list, which Add will create (mode 0600); but the directory of a
+// path named explicitly must exist, as Add never creates it (a mistyped
+// path would otherwise create directories anywhere the user may write).
+// The one exception is path naming the default location itself, which
+// behaves as LoadDefaultKnownHosts. An unreadable file, one that is not a
+// regular file, or a missing directory is an error wrapping
+// ErrKnownHostsFile; a malformed line is a *KnownHostsSyntaxError
+// (ErrMalformedKnownHosts) quoting the file, line number and line: the file
+// is never ignored in silence, in whole or in part.
 func LoadKnownHosts(path string) (*KnownHosts, error) {
 	if path == "" {
 		return nil, errors.New("known hosts: empty file name")
 	}
-	f, err := os.Open(path)
+	return loadKnownHosts(path, isDefaultKnownHostsPath(path))
+}
+
+// isDefaultKnownHostsPath reports whether path names the default location.
+func isDefaultKnownHostsPath(path string) bool {
+	def, err := DefaultKnownHostsPath()
+	if err != nil {
+		return false
+	}
+	a, err1 := filepath.Abs(path)
+	b, err2 := filepath.Abs(def)
+	return err1 == nil && err2 == nil && a == b
+}
+
+func loadKnownHosts(path string, createDir bool) (*KnownHosts, error) {
+	f, err := openNonBlocking(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &KnownHosts{path: path}, nil
+		if !createDir {
+			if err := checkDirExists(path); err != nil {
+				return nil, err
+			}
+		}
+		return &KnownHosts{path: path, createDir: createDir}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("known hosts: %w", err)
+		return nil, fileError("read", path, err)
 	}
 	defer f.Close()
+	if err := checkRegular(f, path); err != nil {
+		return nil, fileError("read", path, err)
+	}
+	// A shared lock: Add's append is not atomic for a reader.
+	if err := lockFile(f, false); err != nil {
+		return nil, fileError("read", path, fmt.Errorf("locking it: %w", err))
+	}
+	h, err := parseKnownHosts(path, f)
+	if err != nil {
+		return nil, err
+	}
+	h.createDir = createDir
+	return h, nil
+}
+
+// checkDirExists returns an error for a path whose directory is missing or
+// not a directory.
+func checkDirExists(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fileError("use", path, fmt.Errorf("its directory %s does not exist (it is created only for the default location): %w", dir, fs.ErrNotExist))
+	case err != nil:
+		return fileError("use", path, err)
+	case !fi.IsDir():
+		return fileError("use", path, fmt.Errorf("%s is not a directory", dir))
+	}
+	return nil
+}
+
+// checkRegular refuses an opened file that is not a regular file, saying
+// plainly what it is (a directory, a FIFO, ...).
+func checkRegular(f *os.File, path string) error {
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("known hosts: %w", err)
+		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("known hosts: %s is not a regular file (%s)", path, fi.Mode().Type())
+		return fmt.Errorf("it is %s", describeFileType(fi.Mode()))
 	}
-	return parseKnownHosts(path, f)
+	return nil
 }
 
 // parseKnownHosts reads the entries of r; path is used in messages and by Add.
@@ -126,7 +249,7 @@ func parseKnownHosts(path string, r io.Reader) (*KnownHosts, error) {
 		n++
 		e, ok, err := parseKnownHostsLine(sc.Text())
 		if err != nil {
-			return nil, fmt.Errorf("%w %s:%d: %w: %s", ErrKnownHostsSyntax, path, n, err, quoteLine(sc.Text()))
+			return nil, &KnownHostsSyntaxError{Path: path, Line: n, Text: sc.Text(), Err: err}
 		}
 		if ok {
 			e.line = n
@@ -135,9 +258,9 @@ func parseKnownHosts(path string, r io.Reader) (*KnownHosts, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%w %s:%d: line longer than %d bytes", ErrKnownHostsSyntax, path, n+1, maxKnownHostsLine)
+			return nil, &KnownHostsSyntaxError{Path: path, Line: n + 1, Err: fmt.Errorf("line longer than %d bytes", maxKnownHostsLine)}
 		}
-		return nil, fmt.Errorf("known hosts: reading %s: %w", path, err)
+		return nil, fileError("read", path, err)
 	}
 	return h, nil
 }
@@ -224,11 +347,14 @@ func (h *KnownHosts) check(addr, alg, fp string) (Result, error) {
 }
 
 // Add records that the server at addr has the KEM alg and key ek: it
-// appends one line to the file with a single O_APPEND write (so several
-// clients may add at once), creating the directory (mode 0700) and the file
-// (mode 0600) when needed. Adding an entry that is already there does
-// nothing; adding a different key or KEM for a known address is refused
-// with ErrHostKeyChanged.
+// appends one line to the file, creating the file (mode 0600) when needed,
+// and its directory (mode 0700) only for the default location. Adding an
+// entry that is already there does nothing; adding a different key or KEM
+// for a known address is refused with ErrHostKeyChanged. Add holds an
+// exclusive lock on the file (flock, where the system has it) while it
+// looks at the file's end and appends, so processes that add and remove
+// entries at once never break a line. An error of the file itself wraps
+// ErrKnownHostsFile.
 func (h *KnownHosts) Add(addr, alg string, ek []byte) error {
 	naddr, calg, err := normalizeEntry(addr, alg)
 	if err != nil {
@@ -250,46 +376,180 @@ func (h *KnownHosts) Add(addr, alg string, ek []byte) error {
 	case res == Known:
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
-		return fmt.Errorf("known hosts: %w", err)
+	if h.createDir {
+		if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+			return fileError("create", h.path, err)
+		}
 	}
+	f, err := openLocked(h.path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !h.createDir {
+			if derr := checkDirExists(h.path); derr != nil {
+				return derr
+			}
+		}
+		return fileError("create", h.path, err)
+	}
+	defer f.Close()
 	line := []byte(naddr + " " + calg + " " + fp + "\n")
-	if !endsWithNewline(h.path) {
+	if end, err := endsWithNewline(f); err != nil {
+		return fileError("read", h.path, err)
+	} else if !end {
 		line = append([]byte{'\n'}, line...)
 	}
-	f, err := os.OpenFile(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("known hosts: %w", err)
+	if _, err := f.Write(line); err != nil {
+		return fileError("write to", h.path, fmt.Errorf("adding %s: %w", naddr, err))
 	}
-	_, err = f.Write(line)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("known hosts: adding %s to %s: %w", naddr, h.path, err)
+	if err := f.Close(); err != nil {
+		return fileError("write to", h.path, fmt.Errorf("adding %s: %w", naddr, err))
 	}
 	h.entries = append(h.entries, knownHost{addr: naddr, alg: calg, fp: fp})
 	return nil
 }
 
-// endsWithNewline reports whether the file at path is missing, empty, or
-// ends with a newline, so that an appended line starts a line of its own
-// even after a hand edit that left no final newline.
-func endsWithNewline(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return true
+// openLocked opens the known-hosts file for reading and appending,
+// creating it (mode 0600) if needed, and returns it holding an exclusive
+// lock on it. Remove replaces the file by renaming a new one over it, so
+// after taking the lock openLocked checks that the file it locked is still
+// the one at path, and starts again if not. Closing the file releases the
+// lock.
+func openLocked(path string) (*os.File, error) {
+	for {
+		f, err := openNonBlocking(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkRegular(f, path); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := lockFile(f, true); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking it: %w", err)
+		}
+		locked, err1 := f.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(locked, now) {
+			return f, nil
+		}
+		f.Close()
+		if err1 != nil {
+			return nil, err1
+		}
+		if err2 != nil && !errors.Is(err2, fs.ErrNotExist) {
+			return nil, err2
+		}
 	}
-	defer f.Close()
+}
+
+// endsWithNewline reports whether the open file f is empty or ends with a
+// newline, so that an appended line starts a line of its own even after a
+// hand edit that left no final newline.
+func endsWithNewline(f *os.File) (bool, error) {
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
-		return true
+	if err != nil {
+		return false, err
+	}
+	if fi.Size() == 0 {
+		return true, nil
 	}
 	var b [1]byte
 	if _, err := f.ReadAt(b[:], fi.Size()-1); err != nil {
-		return true
+		return false, err
 	}
-	return b[0] == '\n'
+	return b[0] == '\n', nil
+}
+
+// Remove deletes every entry for addr (host:port, normalized as Check
+// does) from the file, as ssh-keygen -R does, and returns how many lines it
+// removed. Every other line (entries, comments, blank lines, even lines it
+// cannot parse) is kept byte for byte. The file is replaced atomically: the
+// new content goes to a temporary file in the same directory (same mode),
+// which is synced and renamed over the old one, under the same lock as Add.
+// Removing an address that has no entry changes nothing and returns 0.
+// Afterwards the KnownHosts holds the entries of the file as written.
+func (h *KnownHosts) Remove(addr string) (removed int, err error) {
+	naddr, err := NormalizeAddr(addr)
+	if err != nil {
+		return 0, fmt.Errorf("known hosts: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, err := os.Stat(h.path); errors.Is(err, fs.ErrNotExist) {
+		h.entries = slices.DeleteFunc(h.entries, func(e knownHost) bool { return e.addr == naddr })
+		return 0, nil
+	}
+	f, err := openLocked(h.path)
+	if err != nil {
+		return 0, fileError("open", h.path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fileError("read", h.path, err)
+	}
+	old, err := io.ReadAll(io.NewSectionReader(f, 0, fi.Size()))
+	if err != nil {
+		return 0, fileError("read", h.path, err)
+	}
+	var kept []byte
+	for _, line := range bytes.SplitAfter(old, []byte("\n")) {
+		if e, ok, err := parseKnownHostsLine(string(bytes.TrimRight(line, "\r\n"))); err == nil && ok && e.addr == naddr {
+			removed++
+			continue
+		}
+		kept = append(kept, line...)
+	}
+	if removed > 0 {
+		if err := replaceFile(h.path, kept, fi.Mode().Perm()); err != nil {
+			return 0, fileError("rewrite", h.path, err)
+		}
+	}
+	h.entries = h.entries[:0]
+	for i, line := range bytes.SplitAfter(kept, []byte("\n")) {
+		if e, ok, err := parseKnownHostsLine(string(bytes.TrimRight(line, "\r\n"))); err == nil && ok {
+			e.line = i + 1
+			h.entries = append(h.entries, e)
+		}
+	}
+	return removed, nil
+}
+
+// replaceFile atomically replaces the file at path with data: a temporary
+// file in the same directory, with mode perm, written, synced, renamed over
+// path; then the directory is synced so that the rename lasts.
+func replaceFile(path string, data []byte, perm fs.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
 }
 
 func normalizeEntry(addr, alg string) (string, string, error) {

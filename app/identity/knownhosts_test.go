@@ -34,9 +34,10 @@ func newTestKey(t testing.TB, alg string) testKey {
 func TestKnownHostsTOFU(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "conf", "kemtcp", "known_hosts")
+	setConfigDir(t, filepath.Join(dir, "conf"))
 	k := newTestKey(t, kem.MLKEM768)
 
-	h, err := LoadKnownHosts(path)
+	h, err := LoadDefaultKnownHosts()
 	require.NoError(t, err, "a missing file is an empty list")
 	assert.Equal(t, 0, h.Len())
 	assert.Equal(t, path, h.Path())
@@ -231,7 +232,13 @@ func TestKnownHostsSyntax(t *testing.T) {
 			content := "# header\n" + good + "\n\n" + tc.line + "\n" + good + "\n"
 			require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 			h, err := LoadKnownHosts(path)
-			require.ErrorIs(t, err, ErrKnownHostsSyntax)
+			require.ErrorIs(t, err, ErrMalformedKnownHosts)
+			assert.NotErrorIs(t, err, ErrKnownHostsFile)
+			assert.NotErrorIs(t, err, ErrHostKeyChanged)
+			var se *KnownHostsSyntaxError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, path, se.Path)
+			assert.Equal(t, 4, se.Line)
 			assert.Nil(t, h)
 			msg := err.Error()
 			assert.Contains(t, msg, path+":4: ")
@@ -247,7 +254,8 @@ func TestKnownHostsUnreadable(t *testing.T) {
 	dir := t.TempDir()
 
 	_, err := LoadKnownHosts(dir)
-	require.ErrorContains(t, err, "is not a regular file")
+	require.ErrorIs(t, err, ErrKnownHostsFile)
+	require.EqualError(t, err, "cannot read the known-hosts file "+dir+": it is a directory")
 
 	file := filepath.Join(dir, "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
@@ -291,7 +299,7 @@ func TestKnownHostsBadInput(t *testing.T) {
 // separate processes would have) and many goroutines of one client append
 // at once; every line stays intact.
 func TestKnownHostsConcurrentAdd(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "d", "known_hosts")
+	path := filepath.Join(t.TempDir(), "known_hosts")
 	const clients, perClient = 16, 8
 	k := newTestKey(t, kem.MLKEM768)
 	shared, err := LoadKnownHosts(path)
@@ -397,7 +405,7 @@ func TestDefaultKnownHostsPath(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", "")
 	t.Setenv("HOME", "")
 	_, err = DefaultKnownHostsPath()
-	require.ErrorContains(t, err, "name a file with -known-hosts")
+	require.ErrorContains(t, err, "known hosts: no default location: ")
 }
 
 func TestResultString(t *testing.T) {
@@ -405,4 +413,15 @@ func TestResultString(t *testing.T) {
 	assert.Equal(t, "known", Known.String())
 	assert.Equal(t, "changed", Changed.String())
 	assert.Equal(t, "Result(7)", Result(7).String())
+}
+
+// setConfigDir makes dir the user's configuration directory
+// (os.UserConfigDir) for the test.
+func setConfigDir(t *testing.T, dir string) {
+	t.Helper()
+	switch runtime.GOOS {
+	case "windows", "darwin", "ios", "plan9":
+		t.Skip("the configuration directory is set through XDG_CONFIG_HOME on Unix only")
+	}
+	t.Setenv("XDG_CONFIG_HOME", dir)
 }

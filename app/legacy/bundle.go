@@ -2,6 +2,7 @@ package legacy
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 
 	"github.com/kemtcp/kemtcp/app/pickle"
@@ -17,22 +18,49 @@ func EncodePublicKey(ek []byte) []byte {
 	return p
 }
 
+// publicKeyShape is the shape of the server's key frame: one bytes object.
+var publicKeyShape = &pickle.Shape{Name: "server's key frame", Kind: pickle.KindBytes}
+
+// bundleShape is the shape of a message frame: a dict of at most the four
+// str keys, each holding bytes. DecodeShape refuses anything else as soon
+// as the pickle leaves it, so a hostile frame cannot make the decoder hold
+// more than about its own size in memory.
+var bundleShape = &pickle.Shape{
+	Name:      "message",
+	Kind:      pickle.KindDict,
+	KeyKind:   pickle.KindString,
+	Keys:      bundleKeys[:],
+	ValueKind: pickle.KindBytes,
+}
+
 // DecodePublicKey returns the key in the payload of a server's key frame: a
-// pickle (protocol 3, 4 or 5) of one bytes object. It does not check the
-// key's size: Connect does, knowing the KEM.
+// pickle (protocol 3, 4 or 5) of one bytes object, decoded under that shape
+// (pickle.DecodeShape). It does not check the key's size: Connect does,
+// knowing the KEM.
 func DecodePublicKey(payload []byte) ([]byte, error) {
 	if bytes.HasPrefix(payload, []byte(sessionMagic)) {
 		return nil, newError(ErrSessionPeer, nil, "server speaks kemtcp's session protocol, not legacy; use -proto session")
 	}
-	v, err := pickle.Decode(payload)
+	v, err := pickle.DecodeShape(payload, publicKeyShape)
 	if err != nil {
-		return nil, newError(ErrMalformed, err, "server's key frame is not a valid pickle: %v", err)
+		return nil, pickleError("server's key frame", err)
 	}
 	ek, ok := v.(pickle.Bytes)
 	if !ok {
-		return nil, newError(ErrMalformed, nil, "server's key frame holds a %s, not bytes", pickle.TypeName(v))
+		return nil, newError(ErrMalformed, nil, "server's key frame holds %s, not bytes", pickle.TypeName(v))
 	}
 	return ek, nil
+}
+
+// pickleError wraps an error of pickle.DecodeShape in ErrMalformed: a
+// pickle of the wrong shape is described as the pickle package says it
+// (e.g. "message has an unexpected key 'mac'; ..."), any other as not a
+// valid pickle.
+func pickleError(what string, err error) error {
+	if errors.Is(err, pickle.ErrShape) {
+		return newError(ErrMalformed, err, "%s", strings.TrimPrefix(err.Error(), "pickle: "))
+	}
+	return newError(ErrMalformed, err, "%s is not a valid pickle: %v", what, err)
 }
 
 // LooksLikePickle reports whether a frame's payload starts as a pickle of
@@ -74,33 +102,33 @@ func (b *Bundle) Marshal() []byte {
 // ParseBundle parses a message frame's payload: a pickle (protocol 3, 4 or
 // 5) of a dict with exactly the keys kem_ciphertext, nonce, ciphertext and
 // aad (str, in any order), each holding bytes, and a NonceSize nonce. The
-// sizes that depend on the KEM are checked by Open.
+// pickle is decoded under that shape (pickle.DecodeShape): a frame that
+// leaves it is refused at the first opcode that does, before that opcode's
+// value is copied, so parsing allocates at most about the frame's size.
+// The sizes that depend on the KEM are checked by Open.
 func ParseBundle(payload []byte) (*Bundle, error) {
 	if bytes.HasPrefix(payload, []byte(sessionMagic)) {
 		return nil, newError(ErrSessionPeer, nil, "client speaks kemtcp's session protocol, not legacy; use -proto session")
 	}
-	v, err := pickle.Decode(payload)
+	v, err := pickle.DecodeShape(payload, bundleShape)
 	if err != nil {
-		return nil, newError(ErrMalformed, err, "message is not a valid pickle: %v", err)
+		return nil, pickleError("message", err)
 	}
+	// The shape has made sure of the kinds and the keys; missing keys are
+	// left to find. The checks below cannot fail after DecodeShape and are
+	// kept as a second line.
 	d, ok := v.(*pickle.Dict)
 	if !ok {
-		return nil, newError(ErrMalformed, nil, "message holds a %s, not a dict", pickle.TypeName(v))
+		return nil, newError(ErrMalformed, nil, "message holds %s, not a dict", pickle.TypeName(v))
 	}
 	var fields [len(bundleKeys)][]byte
 	var seen [len(bundleKeys)]bool
 	for _, it := range d.Items() {
-		k, ok := it.Key.(pickle.String)
-		if !ok {
-			return nil, newError(ErrMalformed, nil, "message has a %s key %s; its keys are str: %s", pickle.TypeName(it.Key), pickle.Repr(it.Key), keyList())
-		}
-		i := keyIndex(string(k))
-		if i < 0 {
-			return nil, newError(ErrMalformed, nil, "message has an unexpected key %s; want exactly %s", pickle.Repr(k), keyList())
-		}
+		k, _ := it.Key.(pickle.String)
 		val, ok := it.Value.(pickle.Bytes)
-		if !ok {
-			return nil, newError(ErrMalformed, nil, "message key %s holds a %s, not bytes", pickle.Repr(k), pickle.TypeName(it.Value))
+		i := keyIndex(string(k))
+		if i < 0 || !ok {
+			return nil, newError(ErrMalformed, nil, "message has an unexpected item %s: %s; want exactly %s", pickle.Repr(it.Key), pickle.TypeName(it.Value), keyList())
 		}
 		fields[i], seen[i] = val, true
 	}

@@ -77,7 +77,7 @@ func TestParseBundle(t *testing.T) {
 		{"dict value", dictPickle(t, with(S("aad"), inner)...), "message key 'aad' holds a dict, not bytes", ErrMalformed},
 		{"short nonce", dictPickle(t, with(S("nonce"), B("01234567890"))...), "nonce is 11 bytes, want 12", ErrMalformed},
 		{"long nonce", dictPickle(t, with(S("nonce"), B(strings.Repeat("n", 16)))...), "nonce is 16 bytes, want 12", ErrMalformed},
-		{"not a dict", mustPickle(t, B("x")), "message holds a bytes, not a dict", ErrMalformed},
+		{"not a dict", mustPickle(t, B("x")), "message holds bytes, not a dict", ErrMalformed},
 		{"str", mustPickle(t, S("x")), "message holds a str, not a dict", ErrMalformed},
 		{"not a pickle", []byte("hello"), "message is not a valid pickle: pickle: opcode BINGET ('h', 0x68) is not allowed (offset 0)", pickle.ErrNotAllowed},
 		{"no PROTO", []byte("}."), "message is not a valid pickle: pickle: input starts with EMPTY_DICT ('}', 0x7d), not PROTO", pickle.ErrMalformed},
@@ -111,8 +111,8 @@ func TestDecodePublicKey(t *testing.T) {
 		msg     string
 		err     error
 	}{
-		{"dict", dictPickle(t, S("k"), B("v")), "server's key frame holds a dict, not bytes", ErrMalformed},
-		{"str", mustPickle(t, S("key")), "server's key frame holds a str, not bytes", ErrMalformed},
+		{"dict", dictPickle(t, S("k"), B("v")), "server's key frame holds a dict, not bytes (EMPTY_DICT at offset 11)", pickle.ErrShape},
+		{"str", mustPickle(t, S("key")), "server's key frame holds a str, not bytes (SHORT_BINUNICODE at offset 11)", pickle.ErrShape},
 		{"REDUCE", []byte("\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00C\x00R."), "server's key frame is not a valid pickle: pickle: opcode REDUCE ('R', 0x52) is not allowed (offset 13)", pickle.ErrNotAllowed},
 		{"session", []byte("KEMTCP\x01\x02\x01"), "server speaks kemtcp's session protocol, not legacy; use -proto session", ErrSessionPeer},
 		{"empty", nil, "server's key frame is not a valid pickle: pickle: empty input", ErrMalformed},

@@ -17,6 +17,8 @@ type ServerConn struct {
 	dk  kem.DecapsulationKey
 	p   kem.Params
 	err error // the stream error that ended the connection, returned again
+	// last is the plaintext Recv returned last, wiped by the next call.
+	last []byte
 }
 
 // Accept starts the server's side of a legacy connection on rw: it sends the
@@ -53,12 +55,19 @@ func (c *ServerConn) SetFrameTimeout(d time.Duration) { c.r.SetFrameTimeout(d) }
 // Recv does not). It returns io.EOF when the client closes the connection
 // between frames.
 //
+// The plaintext is valid until the next call of Recv or Wipe, which
+// overwrite it with zeros: copy what must be kept. It is the only buffer
+// that holds a message's plaintext (AES-GCM decrypts in place into the
+// message's own copy of its ciphertext; the frame buffer holds only the
+// pickle of the ciphertext).
+//
 // A message that does not parse (ErrMalformed, ErrSessionPeer), is for
 // another KEM (ErrKEMMismatch) or does not decrypt (ErrDecrypt) leaves the
 // stream in step: the caller may go on reading. A framing or I/O error
 // (frame.ErrTruncated, frame.ErrTooLarge, frame.ErrEmpty, frame.ErrSlow, ...)
 // and io.EOF end the connection: Recv returns the same error again.
 func (c *ServerConn) Recv() ([]byte, error) {
+	c.Wipe()
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -74,7 +83,18 @@ func (c *ServerConn) Recv() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return open(c.dk, c.p, b)
+	// b.Ciphertext is ParseBundle's own copy: decrypt in place.
+	pt, err := open(c.dk, c.p, b, b.Ciphertext[:0])
+	c.last = pt
+	return pt, err
+}
+
+// Wipe overwrites the plaintext that Recv returned last with zeros; Recv
+// does so itself at its next call. Call it when done with a connection
+// whose last message is not read past (e.g. after the client's "exit").
+func (c *ServerConn) Wipe() {
+	clear(c.last)
+	c.last = nil
 }
 
 // ClientConn is the client's side of a legacy connection: it has the

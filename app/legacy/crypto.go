@@ -86,10 +86,12 @@ func Open(dk kem.DecapsulationKey, b *Bundle) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("legacy: decapsulation key of an unknown ML-KEM parameter set")
 	}
-	return open(dk, p, b)
+	return open(dk, p, b, nil)
 }
 
-func open(dk kem.DecapsulationKey, p kem.Params, b *Bundle) ([]byte, error) {
+// open decrypts b and appends the plaintext to dst, which may be
+// b.Ciphertext[:0] to decrypt in place (crypto/cipher.AEAD.Open).
+func open(dk kem.DecapsulationKey, p kem.Params, b *Bundle, dst []byte) ([]byte, error) {
 	if err := checkNonce(b.Nonce); err != nil {
 		return nil, err
 	}
@@ -112,7 +114,7 @@ func open(dk kem.DecapsulationKey, p kem.Params, b *Bundle) ([]byte, error) {
 		return nil, err
 	}
 	defer clear(key)
-	plaintext, err := newAEAD(key).Open(nil, b.Nonce, b.Ciphertext, b.AAD)
+	plaintext, err := newAEAD(key).Open(dst, b.Nonce, b.Ciphertext, b.AAD)
 	if err != nil {
 		return nil, newError(ErrDecrypt, err, "message failed to decrypt: %v (a wrong key, or the message was changed on the way)", err)
 	}

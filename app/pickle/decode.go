@@ -21,7 +21,7 @@ const (
 )
 
 // Errors of Decode. Every error it returns is an *Error that wraps exactly
-// one of them (and, for a refused dict item, ErrDuplicateKey or ErrKeyType
+// one of them (or ErrShape, for DecodeShape) (and, for a refused dict item, ErrDuplicateKey or ErrKeyType
 // too); compare with errors.Is.
 var (
 	// ErrNotAllowed: an opcode outside the allowed set (GLOBAL, REDUCE,
@@ -37,11 +37,14 @@ var (
 	ErrLimit = errors.New("pickle exceeds a decoder limit")
 )
 
+// (ErrShape, the fifth kind, is DecodeShape's: shape.go.)
+
 // Error is a decoding error: where, and what went wrong.
 type Error struct {
 	// Offset is the position in the input of the opcode at fault.
 	Offset int
-	// Err is ErrNotAllowed, ErrTruncated, ErrMalformed or ErrLimit.
+	// Err is ErrNotAllowed, ErrTruncated, ErrMalformed, ErrLimit or
+	// ErrShape.
 	Err error
 	// Cause is a further error it wraps, e.g. ErrDuplicateKey, or nil.
 	Cause error
@@ -85,7 +88,9 @@ func (e *Error) Unwrap() []error {
 //     is refused and no index can make Decode allocate anything.
 //   - At most MaxDepth open MARKs and nested dicts, MaxStack stack values.
 //
-// The returned values do not alias data.
+// The returned values do not alias data. Decode may allocate some tens of
+// bytes per input byte (a pickle of many small items); DecodeShape bounds
+// that by the input's size.
 func Decode(data []byte) (Value, error) {
 	d := decoder{data: data, frameEnd: -1}
 	return d.run()
@@ -99,6 +104,7 @@ type decoder struct {
 	stack    []Value
 	marks    []int // len(stack) at each open MARK
 	memoLen  uint64
+	shape    *Shape // DecodeShape's, or nil
 }
 
 func (d *decoder) fail(off int, kind error, cause error, format string, args ...any) error {
@@ -182,7 +188,16 @@ func (d *decoder) run() (Value, error) {
 			}
 			p := d.data[d.pos : d.pos+int(n)]
 			d.pos += int(n)
+			kind := KindBytes
 			if op == opSHORT_BINUNICODE || op == opBINUNICODE {
+				kind = KindString
+			}
+			if d.shape != nil {
+				if err := d.checkPush(off, name, kind, p); err != nil {
+					return nil, err
+				}
+			}
+			if kind == KindString {
 				if !validString(p) {
 					return nil, d.fail(off, ErrMalformed, nil, "%s at offset %d is not valid UTF-8: %s", name, off, Repr(Bytes(p)))
 				}
@@ -192,9 +207,19 @@ func (d *decoder) run() (Value, error) {
 			}
 
 		case opEMPTY_DICT:
+			if d.shape != nil {
+				if err := d.checkPush(off, name, KindDict, nil); err != nil {
+					return nil, err
+				}
+			}
 			d.stack = append(d.stack, &Dict{depth: 1})
 
 		case opMARK:
+			if d.shape != nil {
+				if err := d.checkMark(off); err != nil {
+					return nil, err
+				}
+			}
 			if len(d.marks) >= MaxDepth {
 				return nil, d.fail(off, ErrLimit, nil, "MARK at offset %d: more than %d MARKs open", off, MaxDepth)
 			}

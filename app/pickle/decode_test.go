@@ -423,3 +423,38 @@ func TestErrorUnwrap(t *testing.T) {
 	require.Equal(t, 14, perr.Offset)
 	require.True(t, bytes.HasPrefix([]byte(err.Error()), []byte("pickle: SETITEM at offset 14: duplicate dict key")))
 }
+
+// TestStackLimitBoundary: exactly MaxStack values on the stack are allowed,
+// one more is refused at the opcode that pushes it.
+func TestStackLimitBoundary(t *testing.T) {
+	// MaxStack dicts: the limit is not what refuses it (STOP finds more
+	// than one value).
+	_, err := Decode(cat(p4, strings.Repeat("}", MaxStack), "."))
+	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorContains(t, err, fmt.Sprintf("STOP at offset %d with %d values on the stack, want 1", 2+MaxStack, MaxStack))
+
+	_, err = Decode(cat(p4, strings.Repeat("}", MaxStack+1), "."))
+	require.ErrorIs(t, err, ErrLimit)
+	var perr *Error
+	require.ErrorAs(t, err, &perr)
+	require.Equal(t, 2+MaxStack, perr.Offset, "refused at the push past the limit")
+	require.ErrorContains(t, err, fmt.Sprintf("more than %d values on the stack at offset %d", MaxStack, 2+MaxStack))
+
+	// A valid pickle: a dict and n items in one batch peak at 1+2n values,
+	// so n = MaxStack/2-1 peaks at MaxStack-1, the most a valid pickle of
+	// one dict can reach without passing the limit (a dict plus whole
+	// pairs is odd); one item more passes it.
+	oneBatch := func(n int) []byte {
+		b := []byte(p4 + "}(")
+		for i := range n {
+			k := fmt.Appendf(nil, "%x", i)
+			b = append(append(append(b, 'C', byte(len(k))), k...), 'C', 0)
+		}
+		return append(b, "u."...)
+	}
+	v, err := Decode(oneBatch(MaxStack/2 - 1))
+	require.NoError(t, err)
+	require.Equal(t, MaxStack/2-1, v.(*Dict).Len())
+	_, err = Decode(oneBatch(MaxStack / 2))
+	require.ErrorIs(t, err, ErrLimit)
+}

@@ -18,7 +18,11 @@
 //
 // Its values are Bytes, String and *Dict (insertion-ordered, no duplicate
 // keys). Decode checks every length before it slices or allocates, bounds
-// nesting and the stack, and has no recursion; Encode writes protocol 4 byte
+// nesting and the stack, and has no recursion. DecodeShape also holds the
+// value to a caller's Shape (e.g. a dict of these four str keys to bytes)
+// opcode by opcode, refusing the first opcode that leaves it, so that what
+// it allocates is bounded by the input's size: the decoder for input from
+// the network; Encode writes protocol 4 byte
 // for byte as CPython 3.11's pickle.dumps does. The tests hold both to
 // golden pickles made by CPython (testdata/README.md).
 package pickle

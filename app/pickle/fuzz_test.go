@@ -157,3 +157,63 @@ func (f *fuzzReader) value(depth int) Value {
 		return d
 	}
 }
+
+// fuzzShapes are the shapes FuzzDecodeShape holds inputs to.
+var fuzzShapes = []*Shape{
+	bundle,
+	{Name: "key", Kind: KindBytes},
+	{Kind: KindString},
+	{Kind: KindDict, MaxItems: 3},
+	{Kind: KindDict, KeyKind: KindBytes, ValueKind: KindString, Keys: []string{"a", "b", ""}},
+}
+
+// FuzzDecodeShape checks, for any input and each of fuzzShapes:
+//   - DecodeShape never panics, and fails only with an *Error of one of
+//     the five kinds;
+//   - what it accepts, Decode accepts too, with the same value, and the
+//     value has the shape;
+//   - what Decode accepts with a value of the shape, DecodeShape accepts.
+//
+// go test -run '^$' -fuzz FuzzDecodeShape ./app/pickle/
+func FuzzDecodeShape(f *testing.F) {
+	for _, s := range []string{
+		p4 + "}(\x8c\x03aadC\x00\x8c\x05nonceC\x0c012345678901u.", p4 + "C\x03abc.", p4 + "\x8c\x01a.",
+		p4 + "}(C\x01aC\x00\x8c\x01a\x8c\x00\x8c\x01bC\x00u.", p4 + "}(C\x01a\x8c\x00C\x00\x8c\x01xu.",
+		p4 + "}(\x8c\x03aadC\x00u(\x8c\x05nonceC\x00u.", p4 + "}\x8c\x03aadC\x00s.", p4 + "}((u.", p4 + "C\x00C\x00.",
+	} {
+		f.Add([]byte(s))
+	}
+	for _, c := range golden(f).Cases {
+		if p := c.pickle(f, 4); len(p) <= 4096 {
+			f.Add(p)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		plain, plainErr := Decode(data)
+		for i, s := range fuzzShapes {
+			v, err := DecodeShape(data, s)
+			if err != nil {
+				var perr *Error
+				kinds := 0
+				for _, k := range []error{ErrNotAllowed, ErrTruncated, ErrMalformed, ErrLimit, ErrShape} {
+					if errors.Is(err, k) {
+						kinds++
+					}
+				}
+				if !errors.As(err, &perr) || kinds != 1 || v != nil || perr.Offset < 0 || perr.Offset > len(data) {
+					t.Fatalf("shape %d: bad error %v (kinds %d, value %v)", i, err, kinds, v)
+				}
+				if plainErr == nil && fits(plain, s) {
+					t.Fatalf("shape %d: refused %x, whose value has the shape: %v", i, data, err)
+				}
+				continue
+			}
+			if plainErr != nil {
+				t.Fatalf("shape %d: accepted %x, which Decode refuses: %v", i, data, plainErr)
+			}
+			if !Equal(v, plain) || !fits(v, s) {
+				t.Fatalf("shape %d: accepted %x as another value than Decode's, or one without the shape", i, data)
+			}
+		}
+	})
+}
