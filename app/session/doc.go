@@ -1,46 +1,27 @@
-// Package session implements kemtcp's session protocol, version 1: a secure
-// channel over length-prefixed frames whose keys come from two ML-KEM
-// (FIPS 203) encapsulations, one to the server's static key and one to a
-// fresh ephemeral key. The specification is PROTOCOL.md in the repository's
-// shared documents; this package follows it byte for byte, and
-// testdata/session-v1.json holds its known answers.
+// Package session is kemtcp's secure channel: a net.Conn whose keys come
+// from KEM encapsulations (ML-KEM, FIPS 203, or the X-Wing hybrid), shaped
+// like crypto/tls.
 //
-// The pipeline, in the order the bytes flow:
+//	// Server
+//	ln, err := session.Listen("tcp", ":5000", &session.ServerConfig{Scheme: s, Static: dk})
+//	c, err := ln.Accept() // a *session.Conn; the handshake runs on first use
 //
-//	server                                              client
-//	------                                              ------
-//	dk_e <- GenerateKey()             (ephemeral, per connection)
-//	ServerHello = Magic || Version || kem_id || ek_s || ek_e      -> frame ->
-//	                                    ParseServerHello: magic, version, kem_id,
-//	                                    exact length; modulus check of ek_s and
-//	                                    ek_e; ClientConfig.VerifyServerKey(ek_s)
-//	                                    (ss_s, ct_s) <- Encaps(ek_s)
-//	                                    (ss_e, ct_e) <- Encaps(ek_e)
-//	<- frame <- ClientHello = Magic || Version || kem_id || ct_s || ct_e
-//	ParseClientHello; ss_s <- Decaps(dk_s, ct_s); ss_e <- Decaps(dk_e, ct_e);
-//	Destroy(dk_e)
-//	          both: th      = SHA-256(ServerHello || ClientHello)
-//	                prk     = HKDF-Extract(salt = th, ikm = ss_e || ss_s)
-//	                key_c2s = HKDF-Expand(prk, LabelClientToServer, 32)
-//	                key_s2c = HKDF-Expand(prk, LabelServerToClient, 32)
-//	                (ss_e, ss_s, prk and the keys are wiped once the AEADs exist)
-//	record s2c 0: FINISHED (empty)                                -> frame ->
-//	                                    opens it, or ErrKeyConfirmation; only
-//	                                    now may the client send anything
-//	records both ways: AES-256-GCM(key_dir, nonce = 0^32 || seq_dir (u64),
-//	                               plaintext = type || body, aad = empty)
-//	DATA ... DATA, then CLOSE (nothing follows it)
+//	// Client
+//	c, err := session.Dial("tcp", "host:5000", &session.ClientConfig{Scheme: s, VerifyServerKey: pin})
+//	c.Write(...); c.Read(...); c.CloseWrite(); c.Close()
 //
-// Files, one per concept: messages.go (wire constants and sizes), hello.go
-// (ServerHello and ClientHello), schedule.go (the key schedule), record.go
-// (sealing and opening one record), reader.go (reading record frames),
-// buffers.go (record buffers), conn.go (the record layer of an established
-// session), handshake.go (the two handshake state machines), errors.go (the
-// sentinel errors).
+// The server authenticates with its static KEM key: the client encapsulates
+// to it and to a fresh ephemeral key, and only the holder of the static
+// private key can derive the traffic keys (its FINISHED proves it). Pin the
+// key with ClientConfig.VerifyServerKey. A server may require client keys
+// too (ServerConfig.VerifyClientKey): the client then proves it holds its
+// key the same way, and only the server learns which key it is.
 //
-// Server and Client run the handshake over any io.ReadWriter, usually a
-// net.Conn. They set no deadlines and never close the connection: the caller
-// sets a handshake deadline on its net.Conn, and closes it when an error is
-// returned. The returned Conn's Send and Recv do not allocate in the steady
-// state, and an idle Conn holds at most a few KiB of buffers.
+// Records are AES-256-GCM with counter nonces; each direction updates its
+// key on its own before a usage limit is near, so a connection carries any
+// amount of data. ConnectionState gives the KEM, both keys' fingerprints,
+// and ExportKeyingMaterial to bind other protocols to the session.
+//
+// PROTOCOL.md next to this file is the specification, versions 1 and 2;
+// testdata holds known answers made by an independent implementation.
 package session

@@ -1,48 +1,95 @@
 package session
 
-import "errors"
+import (
+	"errors"
+	"io"
+
+	"github.com/kemtcp/kemtcp/app/internal/wire"
+)
 
 // Errors of the session protocol. They are wrapped with the stage
-// (ServerHello, ClientHello, FINISHED, or the record and its direction) and
-// the values involved, so compare them with errors.Is.
+// (ServerHello, ClientHello, client key, FINISHED, or the record and its
+// direction) and the values involved, so compare them with errors.Is. None
+// quotes a secret.
 var (
-	// ErrBadMagic: a hello does not start with Magic.
-	ErrBadMagic = errors.New("bad magic (the peer does not speak the kemtcp session protocol)")
-	// ErrLegacyPeer: the first frame from the server is a Python pickle, as the
-	// legacy protocol's server sends.
-	ErrLegacyPeer = errors.New("server speaks the legacy protocol (pickled key), not session; use -proto legacy")
-	// ErrVersion: a hello names a protocol version other than Version.
-	ErrVersion = errors.New("unsupported protocol version")
-	// ErrUnknownKEM: a hello names a kem_id that is no ML-KEM parameter set.
-	ErrUnknownKEM = errors.New("unknown KEM id")
-	// ErrKEMMismatch: the peer uses another ML-KEM parameter set.
-	ErrKEMMismatch = errors.New("KEM mismatch")
-	// ErrLength: a hello's length is not the exact length its kem_id implies.
-	ErrLength = errors.New("wrong length")
-	// ErrBadKey: an encapsulation key in the ServerHello fails the FIPS 203
-	// modulus check (the error also wraps kem.ErrEncapsKey).
-	ErrBadKey = errors.New("invalid encapsulation key (FIPS 203 modulus check failed)")
+	// ErrBadMagic: a hello does not start with "KEMTCP".
+	ErrBadMagic = wire.ErrBadMagic
+	// ErrLegacyPeer: the server's first frame is a Python pickle, as the
+	// original demo's (legacy protocol) server sends.
+	ErrLegacyPeer = wire.ErrLegacyPeer
+	// ErrVersion: a hello names a protocol version this build does not
+	// speak, or one the other hello rules out.
+	ErrVersion = wire.ErrVersion
+	// ErrFlags: a ServerHello sets a flag this build does not know.
+	ErrFlags = wire.ErrFlags
+	// ErrUnknownKEM: a hello names a kem_id this build does not know.
+	ErrUnknownKEM = wire.ErrUnknownKEM
+	// ErrKEMMismatch: the peer uses another KEM.
+	ErrKEMMismatch = wire.ErrKEMMismatch
+	// ErrLength: a hello or handshake record is not the exact length its
+	// kem_id implies.
+	ErrLength = wire.ErrLength
+	// ErrBadKey: an encapsulation key in a hello or CLIENT_KEY fails its
+	// check (the FIPS 203 modulus check; the error also wraps
+	// kem.ErrEncapsKey).
+	ErrBadKey = wire.ErrBadKey
 	// ErrServerKeyRefused wraps the error of ClientConfig.VerifyServerKey.
-	ErrServerKeyRefused = errors.New("server key refused")
-	// ErrKeyConfirmation: the server's FINISHED record does not open, so the
+	ErrServerKeyRefused = wire.ErrServerKeyRefused
+	// ErrKeyConfirmation: the server's FINISHED does not open, so the
 	// server did not derive our keys.
-	ErrKeyConfirmation = errors.New("server failed key confirmation: it does not hold the private key for the key it sent")
+	ErrKeyConfirmation = wire.ErrKeyConfirmation
+	// ErrClientKeyRequired: the server requires a client key and the
+	// ClientConfig has none.
+	ErrClientKeyRequired = wire.ErrClientKeyRequired
+	// ErrClientKeyRefused: the server does not authorize the client's key
+	// (on the client), or ServerConfig.VerifyClientKey refused it (on the
+	// server, wrapping its error).
+	ErrClientKeyRefused = wire.ErrClientKeyRefused
+	// ErrRefused: the server refused the connection before the handshake
+	// (Refuse); the error says why.
+	ErrRefused = wire.ErrRefused
 	// ErrAuth: a record failed to open (tampered, replayed, reordered,
 	// dropped, or sealed with another key).
-	ErrAuth = errors.New("record failed to authenticate")
+	ErrAuth = wire.ErrAuth
 	// ErrTruncated: the connection ended without CLOSE, or inside a frame.
-	ErrTruncated = errors.New("connection ended without CLOSE (truncated)")
-	// ErrUnknownRecordType: a record opened but its type is not one of
-	// RecordFinished, RecordData, RecordClose.
-	ErrUnknownRecordType = errors.New("unknown record type")
+	// Such errors also wrap io.ErrUnexpectedEOF.
+	ErrTruncated = wire.ErrTruncated
+	// ErrUnknownRecordType: a record opened but its type is unknown.
+	ErrUnknownRecordType = wire.ErrUnknownRecordType
 	// ErrUnexpectedRecord: a valid record where the protocol forbids it
-	// (DATA before FINISHED, FINISHED twice, anything after CLOSE, a
-	// non-empty FINISHED or CLOSE).
-	ErrUnexpectedRecord = errors.New("unexpected record")
-	// ErrRecordLimit: a direction reached MaxRecords.
-	ErrRecordLimit = errors.New("record limit reached")
-	// ErrClosed: Send after CloseWrite.
-	ErrClosed = errors.New("session closed for sending")
+	// (data before FINISHED, a second FINISHED, anything after CLOSE, a
+	// body where none is allowed).
+	ErrUnexpectedRecord = wire.ErrUnexpectedRecord
+	// ErrRecordLimit: the peer went past a key's usage limit without a key
+	// update, or (version 1, which has no key update) this side reached it.
+	ErrRecordLimit = wire.ErrRecordLimit
+	// ErrClosed: Write after CloseWrite, or after the peer closed a
+	// version-1 session at its record limit.
+	ErrClosed = errors.New("session closed for writing")
 	// ErrConfig: a ServerConfig or ClientConfig is unusable.
 	ErrConfig = errors.New("invalid session configuration")
+	// ErrHandshakeIncomplete: an operation that needs a completed
+	// handshake, such as CloseWrite or ExportKeyingMaterial, came first.
+	ErrHandshakeIncomplete = errors.New("handshake not complete")
 )
+
+// KEMMismatchError is the error of a handshake between two KEMs: it says
+// which each side uses, and matches ErrKEMMismatch.
+type KEMMismatchError = wire.KEMMismatchError
+
+// truncatedError is a truncation: it matches both ErrTruncated and
+// io.ErrUnexpectedEOF, so that programs that know only the io package see
+// it as the unexpected end it is.
+type truncatedError struct {
+	msg   string
+	cause error // frame.ErrTruncated inside a frame, or nil
+}
+
+func (e *truncatedError) Error() string { return e.msg }
+func (e *truncatedError) Unwrap() []error {
+	errs := []error{wire.ErrTruncated, io.ErrUnexpectedEOF}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
+}

@@ -237,9 +237,10 @@ def traffic(master: bytes, n: int, label: str) -> tuple[list[bytes], list[bytes]
 
 def export(exporter_secret: bytes, label: str, context, length: int) -> bytes:
     """secret = Expand(exporter_secret, "kemtcp exporter " || label, 32);
-    output = Expand(secret, SHA-256(context), length); absent context = empty."""
+    output = Expand(secret, length (u16) || SHA-256(context), length); absent
+    context = empty."""
     secret = expand(exporter_secret, L_EXPORT_PREFIX + label.encode("ascii"), 32)
-    return expand(secret, sha256(context or b""), length)
+    return expand(secret, length.to_bytes(2, "big") + sha256(context or b""), length)
 
 
 def record(direction: str, key_index, seq: int, typ: int, body: bytes, rec: bytes) -> dict:
