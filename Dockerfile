@@ -31,14 +31,18 @@ RUN go mod download
 COPY . .
 RUN make commands STATIC=1 LIBOQS_PREFIX=/opt/liboqs BIN=/out \
  && /out/kem-server -h | grep -q 'backend: liboqs' \
- && echo 'kemtcp:x:10001:10001:kemtcp:/nonexistent:/sbin/nologin' > /out/passwd \
- && echo 'kemtcp:x:10001:' > /out/group
+ && echo 'kemtcp:x:10001:10001:kemtcp:/home/kemtcp:/sbin/nologin' > /out/passwd \
+ && echo 'kemtcp:x:10001:' > /out/group \
+ && mkdir -p /out/home/kemtcp/.config/kemtcp
 
 FROM scratch
 COPY --from=build /out/passwd /etc/passwd
 COPY --from=build /out/group /etc/group
 COPY --from=build /out/kem-* /usr/local/bin/
-ENV PATH=/usr/local/bin
+# A home the user may write to: kem-client keeps its known hosts in
+# $HOME/.config/kemtcp (mount a volume there to keep them between runs).
+COPY --from=build --chown=10001:10001 /out/home/kemtcp /home/kemtcp
+ENV PATH=/usr/local/bin HOME=/home/kemtcp
 USER 10001:10001
 EXPOSE 5000
 CMD ["kem-server", "-addr", "0.0.0.0:5000"]
