@@ -16,9 +16,10 @@ import (
 // as processes, as a user runs them (see TestMain), one file per scenario.
 // Besides testscript's own commands and conditions, the scripts have
 //
-//   - the programs kem-server, kem-client, kem-mitm (a man in the middle),
-//     kem-badhello (a server that sends a broken ServerHello) and teeout
-//     (main_test.go), run with exec;
+//   - the programs kem-server and kem-client (main_test.go), kem-mitm (a
+//     man in the middle, mitm_test.go), kem-badhello (a server that sends a
+//     broken ServerHello, badhello_test.go), and the wrappers teeout and
+//     exitcode (wrappers_test.go), run with exec;
 //   - the commands waitfor, cmpout, clients and inorder (scriptcmds_test.go);
 //   - the condition [liboqs]: the liboqs backend is compiled in;
 //   - $BACKEND: the default backend as the server's start-up line names it;
