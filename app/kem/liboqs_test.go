@@ -125,6 +125,29 @@ func TestLiboqsDestroyFreesCMemory(t *testing.T) {
 	require.NotPanics(t, func() { nilKey.Destroy() })
 }
 
+// TestLiboqsXWingDestroyFreesCMemory checks that an X-Wing key on the
+// liboqs backend keeps its ML-KEM-768 half in C memory, and that Destroy
+// wipes and frees it at once.
+func TestLiboqsXWingDestroyFreesCMemory(t *testing.T) {
+	s := liboqsScheme(t, kem.XWing)
+	base := liveSecretKeys(t)
+	dk, err := s.GenerateKey()
+	require.NoError(t, err)
+	assert.Equal(t, base+1, oqs.LiveSecretKeys())
+	k, ct, err := dk.EncapsulationKey().Encapsulate()
+	require.NoError(t, err)
+	got, err := dk.Decapsulate(ct)
+	require.NoError(t, err)
+	require.Equal(t, k, got)
+
+	dk.Destroy()
+	assert.Equal(t, base, oqs.LiveSecretKeys())
+	_, err = dk.Decapsulate(ct)
+	require.ErrorIs(t, err, kem.ErrDestroyed)
+	dk.Destroy()
+	assert.Equal(t, base, oqs.LiveSecretKeys())
+}
+
 // TestLiboqsKeysFreedWithoutDestroy drops keys without Destroy: the garbage
 // collector must wipe and free their C memory.
 func TestLiboqsKeysFreedWithoutDestroy(t *testing.T) {
