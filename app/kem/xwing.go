@@ -10,9 +10,9 @@ import (
 
 // X-Wing, the general-purpose hybrid of ML-KEM-768 and X25519 specified by
 // draft-connolly-cfrg-xwing-kem-10 ("X-Wing: general-purpose hybrid
-// post-quantum KEM", March 2026; its construction has not changed since
-// -06), which is also HPKE's KEM MLKEM768-X25519, id 0x647A, in
-// draft-ietf-hpke-pq. Section numbers below are the draft's.
+// post-quantum KEM", March 2026; its construction has not changed since -05,
+// its code points since -06), which is also HPKE's KEM MLKEM768-X25519, id
+// 0x647A, in draft-ietf-hpke-pq. Section numbers below are -10's.
 //
 // It is written once, as a combinator over the ML-KEM-768 Scheme of any
 // backend (liboqs, circl or go): that Scheme does ML-KEM.KeyGen_internal,
