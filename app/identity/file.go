@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// maxKeyFileSize bounds what ReadPrivateKeyFile reads: an ML-KEM-1024 key in
-// the both form is about 4.5 KB of PEM.
+// maxKeyFileSize bounds what ReadPrivateKeyFile reads: the largest key file,
+// an ML-KEM-1024 key in the both form, is about 4.5 KB of PEM.
 const maxKeyFileSize = 64 << 10
 
 // privateKeyFileMode is the mode of the private key files we create.
@@ -30,8 +30,9 @@ var (
 	ErrKeyFileNotRegular = errors.New("private key file is not a regular file")
 )
 
-// WritePrivateKeyFile writes the seed form of a key (MarshalPrivateKeyPEM)
-// to a new file created with mode 0600. It refuses to overwrite an existing
+// WritePrivateKeyFile writes the seed form of a key (MarshalPrivateKeyPEM:
+// the seed has the algorithm's kem.Params SeedSize, 64 bytes for ML-KEM, 32
+// for X-Wing) to a new file created with mode 0600. It refuses to overwrite an existing
 // file (the error matches fs.ErrExist) and removes what it wrote if writing
 // fails.
 func WritePrivateKeyFile(path, alg string, seed []byte) error {
@@ -90,7 +91,7 @@ func ReadPrivateKeyFile(path string) (*PrivateKey, error) {
 		return nil, fmt.Errorf("private key: reading %s: %w", path, err)
 	}
 	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("private key: %s is larger than %d KiB; it is not an ML-KEM key file", path, maxKeyFileSize>>10)
+		return nil, fmt.Errorf("private key: %s is larger than %d KiB; it is not a kemtcp key file", path, maxKeyFileSize>>10)
 	}
 	k, err := ParsePrivateKeyPEM(data)
 	if err != nil {

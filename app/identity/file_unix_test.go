@@ -76,7 +76,7 @@ func TestReadPrivateKeyFileFIFO(t *testing.T) {
 func TestReadPrivateKeyFileFIFOSwappedIn(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "server.key")
-	data, err := MarshalPrivateKeyPEM(kem.MLKEM768, randomSeed(t))
+	data, err := MarshalPrivateKeyPEM(kem.MLKEM768, randomSeed(t, kem.MLKEM768))
 	require.NoError(t, err)
 
 	var (
@@ -152,7 +152,7 @@ func TestReadPrivateKeyFileFIFOSwappedIn(t *testing.T) {
 func TestReadPrivateKeyFileSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "real.key")
-	require.NoError(t, WritePrivateKeyFile(target, kem.MLKEM512, randomSeed(t)))
+	require.NoError(t, WritePrivateKeyFile(target, kem.MLKEM512, randomSeed(t, kem.MLKEM512)))
 	link := filepath.Join(dir, "link.key")
 	require.NoError(t, os.Symlink(target, link))
 	_, err := ReadPrivateKeyFile(link)
@@ -164,7 +164,7 @@ func TestReadPrivateKeyFileSymlink(t *testing.T) {
 
 func TestReadPrivateKeyFileOwner(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "server.key")
-	require.NoError(t, WritePrivateKeyFile(path, kem.MLKEM512, randomSeed(t)))
+	require.NoError(t, WritePrivateKeyFile(path, kem.MLKEM512, randomSeed(t, kem.MLKEM512)))
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED: TestReadPrivateKeyFileOwner needs root to give a file to another uid; the owner check is NOT tested in this run")
 	}

@@ -26,7 +26,9 @@ var (
 )
 
 // Fingerprint is "SHA256:" + unpadded standard base64 of SHA-256(ek), as
-// OpenSSH prints key fingerprints (PROTOCOL.md, "Server identity").
+// OpenSSH prints key fingerprints (PROTOCOL.md, "Server identity"). ek is
+// the raw encapsulation key of any KEM (ML-KEM's ek, X-Wing's 1216-byte
+// pk_M || pk_X), not its SubjectPublicKeyInfo.
 func Fingerprint(ek []byte) string {
 	sum := sha256.Sum256(ek)
 	return fingerprintOfDigest(sum[:])
