@@ -43,7 +43,7 @@ func fingerprintOfDigest(sum []byte) string {
 // the prefix is case-sensitive and the base64 must be unpadded and canonical.
 func ParseFingerprint(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
-	want := fmt.Sprintf("want %q followed by %d base64 characters, as kem-server prints it", FingerprintPrefix, fingerprintB64Len)
+	want := fmt.Sprintf("want %q followed by %d base64 characters", FingerprintPrefix, fingerprintB64Len)
 	b64, ok := strings.CutPrefix(s, FingerprintPrefix)
 	if !ok {
 		if len(s) >= len(FingerprintPrefix) && strings.EqualFold(s[:len(FingerprintPrefix)], FingerprintPrefix) {

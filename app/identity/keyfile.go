@@ -114,6 +114,9 @@ var (
 	// ErrExpandedKeyUnsupported is returned by PrivateKey.DecapsulationKey
 	// when the key has no seed and the backend cannot load expanded keys.
 	ErrExpandedKeyUnsupported = errors.New("backend cannot load an expanded-only ML-KEM private key")
+	// ErrWrongAlgorithm is returned by PrivateKey.DecapsulationKey for a
+	// scheme of another algorithm than the key's.
+	ErrWrongAlgorithm = errors.New("key of another algorithm")
 )
 
 // Form is the encoding of the privateKey field of a private key file.
@@ -217,7 +220,7 @@ func (k *PrivateKey) DecapsulationKey(s kem.Scheme) (kem.DecapsulationKey, error
 		return nil, errors.New("private key holds no key material (was it wiped?)")
 	}
 	if s.Name() != k.Algorithm {
-		return nil, fmt.Errorf("the key file holds an %s key, but %s was asked for; use -kem %s or another key file", k.Algorithm, s.Name(), k.Algorithm)
+		return nil, fmt.Errorf("%w: the key file holds an %s key, but %s was asked for", ErrWrongAlgorithm, k.Algorithm, s.Name())
 	}
 	if k.Seed != nil {
 		return s.NewDecapsulationKey(k.Seed)
@@ -229,7 +232,7 @@ func (k *PrivateKey) DecapsulationKey(s kem.Scheme) (kem.DecapsulationKey, error
 	p, ok := s.(kem.ExpandedKeyParser)
 	if !ok {
 		return nil, fmt.Errorf("%w: the key file holds only the expanded %s decapsulation key (no %d-byte seed), "+
-			"which the %s backend cannot load; use -backend circl (or liboqs)", ErrExpandedKeyUnsupported, k.Algorithm, params.SeedSize, s.Backend())
+			"which the %s backend cannot load", ErrExpandedKeyUnsupported, k.Algorithm, params.SeedSize, s.Backend())
 	}
 	return p.NewDecapsulationKeyExpanded(k.Expanded)
 }
@@ -834,7 +837,7 @@ func decodeOnePEM(data []byte, want string) ([]byte, error) {
 		case block.Type == pemTypeEncryptedPrivateKey && want == pemTypePrivateKey:
 			return nil, malformed("%s: the key is encrypted (PEM %q); kemtcp reads unencrypted keys only: decrypt it with: openssl pkey -in FILE -out PLAIN", kind, block.Type)
 		case want == pemTypePublicKey && block.Type == pemTypePrivateKey:
-			return nil, malformed("%s: found a PEM %q where a %q was expected; extract the public key with: kem-server -key FILE -pubout", kind, block.Type, want)
+			return nil, malformed("%s: found a PEM %q where a %q was expected", kind, block.Type, want)
 		default:
 			return nil, malformed("%s: the PEM block is %q, want %q", kind, block.Type, want)
 		}
