@@ -23,6 +23,10 @@ func hints(err error, name string) []string {
 		h = append(h, fmt.Sprintf("both sides must use the same KEM: run kem-client with -alg %s", mismatch.ServerName))
 	case errors.As(err, &mismatch):
 		h = append(h, "both sides must use the same KEM: the client must use this server's -alg")
+	case errors.Is(err, legacy.ErrSessionPeer) && name == "kem-client":
+		h = append(h, "talk to it with -proto session (the default)")
+	case errors.Is(err, legacy.ErrSessionPeer):
+		h = append(h, "that client speaks the session protocol: run the server with -proto session (the default)")
 	case errors.Is(err, legacy.ErrKEMMismatch):
 		h = append(h, "both sides must use the same KEM: give the client the server's -alg (the message says which each uses)")
 	case errors.Is(err, identity.ErrExpandedKeyUnsupported):

@@ -261,7 +261,7 @@ func TestHostileServerHello(t *testing.T) {
 		{"refusal: unknown reason", client.ProtoSession, frameOf(wire.AppendRefusal(nil, 0x7e)), session.ErrRefused, `reason 0x7e`, 0},
 		{"version 2, unknown flag", client.ProtoSession, frameOf(serverHelloV2(0x02, p.ID, ek, ek)), session.ErrFlags, `0x02`, 0},
 		{"version 2, client key required", client.ProtoSession, frameOf(serverHelloV2(wire.FlagClientKey, p.ID, ek, ek)), session.ErrClientKeyRequired, `has none`, 0},
-		{"session server", client.ProtoLegacy, frameOf(sh), legacy.ErrSessionPeer, `speaks kemtcp's session protocol, not legacy$`, 0},
+		{"session server", client.ProtoLegacy, frameOf(sh), legacy.ErrSessionPeer, `speaks kemtcp's session protocol, not the legacy one$`, 0},
 		{"legacy: 4 GiB frame", client.ProtoLegacy, raw([]byte{0xff, 0xff, 0xff, 0xff}), frame.ErrTooLarge, `4294967295 bytes`, 4 << 20},
 		{"legacy: silent", client.ProtoLegacy, func(net.Conn) {}, nil, `i/o timeout`, 0},
 		{"legacy: key of ML-KEM-512", client.ProtoLegacy, frameOf(legacy.EncodePublicKey(ek512)), legacy.ErrKEMMismatch, `the server uses ML-KEM-512, not ML-KEM-768$`, 0},

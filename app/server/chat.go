@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/internal/display"
@@ -34,7 +35,8 @@ type Chat struct {
 	// Quiet does not affect it.
 	OnMessage func(peer string, msg []byte)
 
-	out *display.Lines
+	once sync.Once
+	out  *display.Lines
 }
 
 var (
@@ -45,13 +47,13 @@ var (
 )
 
 func (h *Chat) lines() *display.Lines {
-	if h.out == nil {
+	h.once.Do(func() {
 		w := h.Out
 		if w == nil {
 			w = io.Discard
 		}
 		h.out = display.LinesOf(w)
-	}
+	})
 	return h.out
 }
 
@@ -136,7 +138,7 @@ func (h *Chat) ServeLegacy(ctx context.Context, c *legacy.ServerConn, raw net.Co
 		case first && errors.Is(err, os.ErrDeadlineExceeded):
 			return fmt.Errorf("no message within %v of the key exchange", ev.HandshakeTimeout())
 		case idle > 0 && errors.Is(err, os.ErrDeadlineExceeded):
-			ev.Info(fmt.Sprintf("Connection from %s closed: idle for %v.", ev.Peer(), idle))
+			ev.Line(fmt.Sprintf("Connection from %s closed: idle for %v.", ev.Peer(), idle))
 			return nil
 		case err != nil:
 			return err
@@ -152,7 +154,7 @@ func (h *Chat) ServeLegacy(ctx context.Context, c *legacy.ServerConn, raw net.Co
 
 // idle ends a session that was idle too long, with a CLOSE that says so.
 func (h *Chat) idle(c *session.Conn, ev *Events, idle time.Duration) error {
-	ev.Info(fmt.Sprintf("Connection from %s closed: idle for %v.", ev.Peer(), idle))
+	ev.Line(fmt.Sprintf("Connection from %s closed: idle for %v.", ev.Peer(), idle))
 	c.CloseWithReason(session.CloseIdle)
 	return nil
 }

@@ -90,7 +90,13 @@ func (e *Events) Prefix() string {
 }
 
 func (e *Events) attrs(args []any) []any {
-	a := []any{slog.String(prefixKey, e.Prefix()), "conn", e.c.id, "peer", e.c.peer}
+	return e.attrsPrefixed(e.Prefix(), args)
+}
+
+// attrsPrefixed are the attributes of a line, with the text format's
+// prefix (lines that name the peer themselves have none).
+func (e *Events) attrsPrefixed(prefix string, args []any) []any {
+	a := []any{slog.String(prefixKey, prefix), "conn", e.c.id, "peer", e.c.peer}
 	if e.clientKey != "" {
 		a = append(a, "client_key", e.clientKey)
 	}
@@ -99,6 +105,10 @@ func (e *Events) attrs(args []any) []any {
 
 // Info logs one line about the connection.
 func (e *Events) Info(msg string, args ...any) { e.s.log.Info(msg, e.attrs(args)...) }
+
+// Line logs one line that names the peer itself: without the text
+// format's "[peer] " prefix.
+func (e *Events) Line(msg string, args ...any) { e.s.log.Info(msg, e.attrsPrefixed("", args)...) }
 
 // Warn logs one line about something that went wrong with the connection.
 func (e *Events) Warn(msg string, args ...any) { e.s.log.Warn(msg, e.attrs(args)...) }
@@ -109,10 +119,10 @@ func (e *Events) Moved(in, out int64) { e.s.cfg.Metrics.moved(in, out) }
 // fail logs the one line of a failed connection: peer, stage, reason.
 func (e *Events) fail(stage string, err error) {
 	if e.c.atShutdown() {
-		e.s.log.Info(fmt.Sprintf("Connection from %s closed at shutdown (the grace period is over).", e.c.peer), e.attrs(nil)...)
+		e.s.log.Info(fmt.Sprintf("Connection from %s closed at shutdown (the grace period is over).", e.c.peer), e.attrsPrefixed("", nil)...)
 		return
 	}
-	e.s.log.Warn(fmt.Sprintf("Connection from %s failed during %s: %v", e.c.peer, stage, err), e.attrs([]any{"stage", stage, "error", err.Error()})...)
+	e.s.log.Warn(fmt.Sprintf("Connection from %s failed during %s: %v", e.c.peer, stage, err), e.attrsPrefixed("", []any{"stage", stage, "error", err.Error()})...)
 }
 
 // LinePrefixer is implemented by handlers whose lines start with the

@@ -60,7 +60,7 @@ func (f *Forward) ServeSession(ctx context.Context, c *session.Conn, ev *Events)
 	}
 	ev.Info(fmt.Sprintf("Tunnel %d from %s%s to %s opened.", ev.ID(), ev.Peer(), ev.keyNote(), f.Target), "target", f.Target)
 
-	why := (&relay.Relay{Session: c, Plain: t, SessionEnd: "client", PlainEnd: "target", Idle: ev.IdleTimeout()}).Run()
+	why := (&relay.Relay{Session: c, Plain: t, SessionEnd: "client", PlainEnd: "target", Idle: ev.IdleTimeout(), PlainFailed: session.CloseTarget}).Run()
 	if ev.c.atShutdown() {
 		why = "closed at shutdown"
 	}

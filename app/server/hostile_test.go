@@ -571,7 +571,7 @@ func TestHostileLegacy(t *testing.T) {
 				require.Less(t, took, hsTimeout+5*time.Second)
 				return []string{"valid"}
 			}},
-		{name: "session client", stage: "message", reason: `speaks kemtcp's session protocol, not legacy$`,
+		{name: "session client", stage: "message", reason: `speaks kemtcp's session protocol, not the legacy one$`,
 			run: write(frame.Append(nil, clientHello(wire.Magic, wire.Version2, p768.ID, wire.ClientHelloSize(p768))))},
 		{name: "GLOBAL os.system", stage: "message", reason: `^message is not a valid pickle: pickle: opcode GLOBAL \('c', 0x63\) is not allowed \(offset 2\)$`,
 			run: write(pickleFrame("cos\nsystem\n(S'echo pwned'\ntR."))},

@@ -34,6 +34,9 @@ type Relay struct {
 	// Idle, if positive, ends the relay, with a CLOSE that says why, once
 	// no byte has moved either way for that long.
 	Idle time.Duration
+	// PlainFailed, if not CloseNormal, is the reason the CLOSE carries
+	// when the plain side fails (the server's target: CloseTarget).
+	PlainFailed session.CloseReason
 
 	mu     sync.Mutex
 	reason string
@@ -49,19 +52,29 @@ func (r *Relay) Run() string {
 		stopIdle = r.watchIdle()
 	}
 	wg.Go(func() {
-		_, err := io.Copy(r.Plain, r.Session) // Session.WriteTo
+		// Session.WriteTo: a read error is the session end's, a write
+		// error the plain end's.
+		w := &errWriter{w: r.Plain}
+		_, err := io.Copy(w, r.Session)
 		switch {
 		case err == nil:
 			if cw, ok := r.Plain.(interface{ CloseWrite() error }); ok {
 				cw.CloseWrite()
 			}
-		case !r.idle.Load():
+		case r.idle.Load():
+		case w.err != nil:
+			r.end(r.describe(r.PlainEnd, err))
+			r.plainFailed()
+		default:
 			r.end(r.describe(r.SessionEnd, err))
 			r.abort()
 		}
 	})
 	wg.Go(func() {
-		_, err := io.Copy(r.Session, r.Plain) // Session.ReadFrom
+		// Session.ReadFrom: a read error is the plain end's, a write
+		// error the session end's.
+		rd := &errReader{r: r.Plain}
+		_, err := io.Copy(r.Session, rd)
 		switch {
 		case err == nil:
 			r.Session.SetWriteDeadline(time.Now().Add(CloseWait))
@@ -69,8 +82,12 @@ func (r *Relay) Run() string {
 				r.end(r.describe(r.SessionEnd, err))
 				r.abort()
 			}
-		case !r.idle.Load():
+		case r.idle.Load():
+		case rd.err != nil:
 			r.end(r.describe(r.PlainEnd, err))
+			r.plainFailed()
+		default:
+			r.end(r.describe(r.SessionEnd, err))
 			r.abort()
 		}
 	})
@@ -91,6 +108,45 @@ func (r *Relay) end(why string) {
 	if r.reason == "" {
 		r.reason = why
 	}
+}
+
+// plainFailed ends both directions after the plain side failed: the CLOSE
+// says so when PlainFailed is set.
+func (r *Relay) plainFailed() {
+	if r.PlainFailed != session.CloseNormal {
+		r.Session.SetWriteDeadline(time.Now().Add(CloseWait))
+		r.Session.CloseWithReason(r.PlainFailed)
+	}
+	r.abort()
+}
+
+// errWriter and errReader remember the error of their side, so that the
+// relay knows which end failed. errReader has no WriteTo and errWriter no
+// ReadFrom: io.Copy then uses the session's ReadFrom and WriteTo.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // abort ends both directions at once: something went wrong.
