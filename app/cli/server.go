@@ -44,17 +44,17 @@ const (
 // serverFlags are kem-server's flags.
 type serverFlags struct {
 	common
-	once, echo, quiet    bool
-	maxConns, perSource  int
-	grace, idle          durationFlag
-	genkey, keyFile      string
-	pubout               bool
-	forward              string
-	forwardProxy         bool
-	authorizedKeys       string
-	proxyProtocol        cidrFlag
-	metricsAddr, health  string
-	logFormat            string
+	once, echo, quiet   bool
+	maxConns, perSource int
+	grace, idle         durationFlag
+	genkey, keyFile     string
+	pubout              bool
+	forward             string
+	forwardProxy        bool
+	authorizedKeys      string
+	proxyProtocol       cidrFlag
+	metricsAddr, health string
+	logFormat           string
 }
 
 // Server runs kem-server with args (without the program name) until ctx is

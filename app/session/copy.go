@@ -109,6 +109,7 @@ func (c *Conn) sendRead(buf []byte, big *[]byte, n int) error {
 	}
 	return nil
 }
+
 // sendInPlace seals the n-byte body that sits in buf at its place for
 // sendRecord's layout (after room for a KEY_UPDATE, a frame header and the
 // type) as one DATA record, and writes it. The caller holds out.mu.
