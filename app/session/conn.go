@@ -307,17 +307,10 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 
 // Write writes p as DATA records; see Conn.
 func (c *Conn) Write(p []byte) (int, error) {
-	// Interlock with Close (crypto/tls's scheme).
-	for {
-		x := c.activeCall.Load()
-		if x&1 != 0 {
-			return 0, net.ErrClosed
-		}
-		if c.activeCall.CompareAndSwap(x, x+2) {
-			break
-		}
+	if !c.beginWrite() {
+		return 0, net.ErrClosed
 	}
-	defer c.activeCall.Add(-2)
+	defer c.endWrite()
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
@@ -355,6 +348,24 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// beginWrite counts a Write (or ReadFrom) in progress, unless Close was
+// called: Close and Write interlock as in crypto/tls, so that a Close during
+// a blocked Write only closes the connection, to break the Write.
+func (c *Conn) beginWrite() bool {
+	for {
+		x := c.activeCall.Load()
+		if x&1 != 0 {
+			return false
+		}
+		if c.activeCall.CompareAndSwap(x, x+2) {
+			return true
+		}
+	}
+}
+
+// endWrite ends what beginWrite began.
+func (c *Conn) endWrite() { c.activeCall.Add(-2) }
 
 // WriteMessage sends b as one DATA record: the peer's ReadMessage returns
 // it whole. b may be empty; longer than MaxMessageSize, it is refused with

@@ -21,16 +21,10 @@ const readFromChunk = 256 << 10
 // on. While r is idle it holds a small buffer; a read that fills it makes
 // the next one read up to readFromChunk.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
-	for {
-		x := c.activeCall.Load()
-		if x&1 != 0 {
-			return 0, net.ErrClosed
-		}
-		if c.activeCall.CompareAndSwap(x, x+2) {
-			break
-		}
+	if !c.beginWrite() {
+		return 0, net.ErrClosed
 	}
-	defer c.activeCall.Add(-2)
+	defer c.endWrite()
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
