@@ -13,6 +13,7 @@ import (
 
 	"github.com/kemtcp/kemtcp/app/client"
 	"github.com/kemtcp/kemtcp/app/identity"
+	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/server"
 )
 
@@ -69,6 +70,8 @@ func Client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usageError(stderr, name, "-pin and -known-hosts need -proto session: the legacy protocol cannot authenticate the server")
 	case legacy && (f.listen != "" || f.stdio):
 		return usageError(stderr, name, "-listen and -stdio need -proto session: the legacy protocol carries only lines to the server")
+	case legacy && f.alg.name == kem.XWing:
+		return usageError(stderr, name, "-proto legacy speaks ML-KEM only, as the original demo does: choose an ML-KEM -alg, or -proto session for X-Wing")
 	case legacy && f.keyFile != "":
 		return usageError(stderr, name, "-key needs -proto session: the legacy protocol has no client keys")
 	case f.listen != "" && f.stdio:

@@ -239,6 +239,8 @@ func (f *serverFlags) check(name string, set map[string]bool, stderr io.Writer) 
 		return usageError(stderr, name, "-echo and -quiet are for the chat, not -forward"), false
 	case f.forwardProxy && f.forward == "":
 		return usageError(stderr, name, "-forward-proxy-protocol needs -forward HOST:PORT"), false
+	case legacy && f.alg.name == kem.XWing:
+		return usageError(stderr, name, "-proto legacy speaks ML-KEM only, as the original demo does: choose an ML-KEM -alg, or -proto session for X-Wing"), false
 	case f.authorizedKeys != "" && legacy:
 		return usageError(stderr, name, "-authorized-keys needs -proto session: the legacy protocol cannot authenticate clients"), false
 	case f.logFormat != "text" && f.logFormat != "json":

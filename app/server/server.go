@@ -159,7 +159,7 @@ func New(cfg Config) (*Server, error) {
 func legacyScheme(s kem.Scheme) error {
 	p := s.Params()
 	if p.SeedSize != kem.SeedSize || !strings.HasPrefix(p.Name, "ML-KEM-") {
-		return fmt.Errorf("server: the legacy protocol is the original demo's and speaks ML-KEM only, not %s", p.Name)
+		return fmt.Errorf("the legacy protocol is the original demo's and speaks ML-KEM only, not %s", p.Name)
 	}
 	return nil
 }
