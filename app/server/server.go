@@ -231,6 +231,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // PROXY protocol header, so it runs in the connection's own goroutine.
 func (s *Server) admit(ctx context.Context, set *connSet, raw net.Conn) {
 	c := s.newConn(raw)
+	if err := proxyHeaderError(raw); err != nil {
+		s.log.Warn(fmt.Sprintf("Connection from %s failed during %s: %v", c.peer, stageProxyHeader, err), "conn", c.id, "peer", c.peer, "stage", stageProxyHeader, "error", err.Error())
+		s.cfg.Metrics.proxyHeaderFailed()
+		raw.Close()
+		set.wg.Done()
+		return
+	}
 	if reason, ok := s.limits.reserve(c.source); !ok {
 		s.refuse(c, reason)
 		set.wg.Done()
