@@ -13,6 +13,7 @@ import (
 
 	"github.com/kemtcp/kemtcp/app/client"
 	"github.com/kemtcp/kemtcp/app/identity"
+	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/server"
 )
 
@@ -77,6 +78,13 @@ func Client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usageError(stderr, name, "-pubout needs -key FILE")
 	case f.genkey != "" && f.keyFile != "":
 		return usageError(stderr, name, "-genkey and -key do not go together")
+	case legacy && f.alg.name == kem.XWing:
+		return usageError(stderr, name, "%s", legacyXWing)
+	}
+	if f.pin != "" {
+		if _, err := identity.ParseFingerprint(f.pin); err != nil {
+			return usageError(stderr, name, "%v", err)
+		}
 	}
 
 	switch {

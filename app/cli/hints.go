@@ -61,7 +61,8 @@ func hints(err error, name string) []string {
 }
 
 // failure prints err, then its hints, each on a line of its own, and
-// returns ExitFailure. A multi-line error (the known-hosts banner) starts
+// returns ExitFailure, or ExitUsage when the error is the command line's
+// (commandLineError). A multi-line error (the known-hosts banner) starts
 // on a line of its own.
 func failure(stderr io.Writer, name string, err error) int {
 	msg := err.Error()
@@ -73,5 +74,16 @@ func failure(stderr io.Writer, name string, err error) int {
 	for _, h := range hints(err, name) {
 		fmt.Fprintf(stderr, "%s: hint: %s\n", name, h)
 	}
+	if commandLineError(err) {
+		return ExitUsage
+	}
 	return ExitFailure
+}
+
+// commandLineError reports whether err comes from flags that contradict
+// each other or a key file, found only once the key or KEM is looked up:
+// a usage error, as the README promises for bad flags (exit 2).
+func commandLineError(err error) bool {
+	var mismatch *algMismatchError
+	return errors.As(err, &mismatch) || errors.Is(err, kem.ErrUnsupported)
 }

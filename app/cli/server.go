@@ -117,6 +117,9 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		key = &loadedKey{alg: s.Name(), dk: dk, scheme: s}
 	}
 	defer func() { key.dk.Destroy() }()
+	if f.proto.name == server.ProtoLegacy && key.alg == kem.XWing {
+		return usageError(stderr, name, "%s", legacyXWing)
+	}
 	ek := key.dk.EncapsulationKey().Bytes()
 	if f.pubout {
 		pem, err := identity.MarshalPublicKeyPEM(key.alg, ek)
@@ -218,6 +221,9 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 	}
 	return ExitOK
 }
+
+// legacyXWing refuses X-Wing with the legacy protocol, for both commands.
+const legacyXWing = "X-Wing needs -proto session: the legacy protocol is the original demo's and speaks ML-KEM only"
 
 // check refuses flag combinations that do not go together.
 func (f *serverFlags) check(name string, set map[string]bool, stderr io.Writer) (int, bool) {
