@@ -203,6 +203,12 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		defer ops.stop()
 	}
 
+	// Reloads: SIGHUP, and a changed authorized-keys file; SIGHUP is
+	// handled before the server says it listens, so that a SIGHUP sent
+	// then cannot end it.
+	rl := &reloader{srv: srv, cfg: sc, key: key, auth: auth, log: logger}
+	stopReload := rl.start(ctx)
+	defer stopReload()
 	f.startupLines(stdout, key, ek, auth)
 	if ops != nil {
 		ops.lines(stdout)
@@ -212,10 +218,6 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		ready(ln.Addr())
 	}
 
-	// Reloads: SIGHUP, and a changed authorized-keys file.
-	rl := &reloader{srv: srv, cfg: sc, key: key, auth: auth, log: logger}
-	stopReload := rl.start(ctx)
-	defer stopReload()
 	if err := srv.Serve(ctx, ln); err != nil {
 		return failure(stderr, name, err)
 	}
