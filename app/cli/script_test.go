@@ -20,8 +20,8 @@ import (
 //     man in the middle, mitm_test.go), kem-badhello (a server that sends a
 //     broken ServerHello, badhello_test.go), and the wrappers teeout and
 //     exitcode (wrappers_test.go), run with exec;
-//   - the commands waitfor, cmpout, clients, inorder, signal and httpget
-//     (scriptcmds_test.go);
+//   - the commands waitfor, cmpout, clients, inorder, signal, httpget and
+//     concat (scriptcmds_test.go);
 //   - the condition [liboqs]: the liboqs backend is compiled in;
 //   - $BACKEND: the default backend as the server's start-up line names it;
 //     $DEFAULT_BACKEND, its name; $BACKENDS, the backends compiled in, as -h

@@ -124,6 +124,22 @@ exec teeout srv.out kem-server -addr 127.0.0.1:0 -metrics 127.0.0.1:0 &srv&
 waitfor srv.out '^Serving metrics at (http://\S+)/metrics ' URL
 httpget $URL/nope body 200
 `, "answered 404 Not Found, want 200"},
+		{"concat", `
+concat out a.txt b.txt
+cmp out ab.txt
+concat out b.txt
+cmp out b.txt
+-- a.txt --
+a
+-- b.txt --
+b
+-- ab.txt --
+a
+b
+`, ""},
+		{"concat: a missing file", `
+concat out nothing
+`, "nothing: no such file or directory"},
 		{"inorder: in order", `
 inorder got '^c(\d+)-m(\d+)$' 2 2
 -- got --

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -31,6 +32,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"inorder": cmdInorder,
 	"signal":  cmdSignal,
 	"httpget": cmdHTTPGet,
+	"concat":  cmdConcat,
 }
 
 // cmdWaitfor is
@@ -325,4 +327,34 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	if resp.StatusCode != want {
 		ts.Fatalf("httpget: %s answered %s, want %d; its body:\n%s", args[0], resp.Status, want, body)
 	}
+}
+
+// cmdConcat is
+//
+//	concat DST SRC...
+//
+// It writes the contents of the files SRC (or stdout, stderr), one after
+// the other, to DST, at once: into a new file beside DST, renamed onto it,
+// so that a program that watches DST (kem-server's -authorized-keys) never
+// reads it half-written.
+func cmdConcat(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! concat")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: concat DST SRC...")
+	}
+	var data []byte
+	for _, src := range args[1:] {
+		data = append(data, ts.ReadFile(src)...)
+	}
+	dst := ts.MkAbs(args[0])
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".concat-*")
+	ts.Check(err)
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	ts.Check(err)
+	ts.Check(os.Rename(tmp.Name(), dst))
 }
