@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -345,7 +346,7 @@ func (r *reloader) start(ctx context.Context) func() {
 func (r *reloader) reload(hup bool) {
 	if r.auth != nil {
 		if n, err := r.auth.reload(); err != nil {
-			r.log.Warn(fmt.Sprintf("Authorized keys not reloaded (still %d): %v", r.auth.len(), err), "error", err.Error())
+			r.log.Warn(fmt.Sprintf("Authorized keys not reloaded (still %d): %s", r.auth.len(), oneLine(err.Error())), "error", err.Error())
 		} else {
 			r.log.Info(fmt.Sprintf("Reloaded %s: %d authorized key%s.", r.auth.path, n, plural(n)), "authorized_keys", n)
 		}
@@ -372,6 +373,19 @@ func (r *reloader) reload(hup bool) {
 	// dropped, not destroyed.
 	r.key = next
 	r.log.Info(fmt.Sprintf("Server key changed: new connections use %s (from %s).", newFP, next.path), "fingerprint", newFP)
+}
+
+// oneLine joins a multi-line message (one line per bad line of a file,
+// indented) into one line, for a log line: "FIRST: SECOND; THIRD".
+func oneLine(msg string) string {
+	lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return lines[0] + ": " + strings.Join(lines[1:], "; ")
 }
 
 func plural(n int) string {
