@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -23,6 +26,8 @@ import (
 //   - the commands waitfor, cmpout, clients, inorder, signal, httpget and
 //     concat (scriptcmds_test.go);
 //   - the condition [liboqs]: the liboqs backend is compiled in;
+//   - the condition [openssl-mlkem]: the openssl in PATH has ML-KEM
+//     (OpenSSL 3.5 or newer);
 //   - $BACKEND: the default backend as the server's start-up line names it;
 //     $DEFAULT_BACKEND, its name; $BACKENDS, the backends compiled in, as -h
 //     lists them.
@@ -61,6 +66,13 @@ func TestScript(t *testing.T) {
 		}
 	})
 }
+
+// opensslMLKEM reports whether the openssl command in PATH lists ML-KEM-768
+// among its KEMs (OpenSSL 3.5 or newer).
+var opensslMLKEM = sync.OnceValue(func() bool {
+	out, err := exec.Command("openssl", "list", "-kem-algorithms").Output()
+	return err == nil && bytes.Contains(out, []byte("ML-KEM-768"))
+})
 
 // supports reports whether backend b implements alg in this binary.
 func supports(alg, b string) bool {
@@ -103,6 +115,8 @@ func scriptParams(dir string, vars []string) testscript.Params {
 			switch cond {
 			case "liboqs":
 				return slices.Contains(kem.Backends(), kem.BackendLiboqs), nil
+			case "openssl-mlkem":
+				return opensslMLKEM(), nil
 			case "session", "legacy":
 				return slices.Contains(vars, "PROTO="+cond), nil
 			}
