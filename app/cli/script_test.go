@@ -21,8 +21,9 @@ import (
 //
 //   - the programs kem-server and kem-client (main_test.go), kem-mitm (a
 //     man in the middle, mitm_test.go), kem-badhello (a server that sends a
-//     broken ServerHello, badhello_test.go), and the wrappers teeout and
-//     exitcode (wrappers_test.go), run with exec;
+//     broken ServerHello, badhello_test.go), kem-dribble (a client or server
+//     that stalls, dribble_test.go), and the wrappers teeout and exitcode
+//     (wrappers_test.go), run with exec;
 //   - the commands waitfor, cmpout, clients, inorder, signal, httpget and
 //     concat (scriptcmds_test.go);
 //   - the condition [liboqs]: the liboqs backend is compiled in;
