@@ -24,8 +24,8 @@ import (
 //     broken ServerHello, badhello_test.go), kem-dribble (a client or server
 //     that stalls, dribble_test.go), and the wrappers teeout and exitcode
 //     (wrappers_test.go), run with exec;
-//   - the commands waitfor, cmpout, clients, inorder, signal, httpget and
-//     concat (scriptcmds_test.go);
+//   - the commands waitfor, cmpout, clients, inorder, signal, httpget,
+//     concat and jsonlines (scriptcmds_test.go);
 //   - the condition [liboqs]: the liboqs backend is compiled in;
 //   - the condition [openssl-mlkem]: the openssl in PATH has ML-KEM
 //     (OpenSSL 3.5 or newer);

@@ -140,6 +140,28 @@ b
 		{"concat: a missing file", `
 concat out nothing
 `, "nothing: no such file or directory"},
+		{"jsonlines", `
+jsonlines got time msg
+-- got --
+{"time":"now","msg":"one"}
+{"msg":"two","time":"then","level":"INFO"}
+`, ""},
+		{"jsonlines: a key missing", `
+jsonlines got time msg
+-- got --
+{"time":"now","msg":"one"}
+{"msg":"two"}
+`, `jsonlines: a line of got has no "time"`},
+		{"jsonlines: not JSON", `
+jsonlines got
+-- got --
+{"time":"now"}
+Server shutting down.
+`, "jsonlines: a line of got is not a JSON object"},
+		{"jsonlines: empty", `
+jsonlines got
+-- got --
+`, "jsonlines: got is empty"},
 		{"inorder: in order", `
 inorder got '^c(\d+)-m(\d+)$' 2 2
 -- got --

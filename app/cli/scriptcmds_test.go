@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,13 +27,14 @@ const waitTimeout = 30 * time.Second
 
 // scriptCmds are the scripts' own commands (see TestScript).
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"waitfor": cmdWaitfor,
-	"cmpout":  cmdCmpout,
-	"clients": cmdClients,
-	"inorder": cmdInorder,
-	"signal":  cmdSignal,
-	"httpget": cmdHTTPGet,
-	"concat":  cmdConcat,
+	"waitfor":   cmdWaitfor,
+	"cmpout":    cmdCmpout,
+	"clients":   cmdClients,
+	"inorder":   cmdInorder,
+	"signal":    cmdSignal,
+	"httpget":   cmdHTTPGet,
+	"concat":    cmdConcat,
+	"jsonlines": cmdJSONLines,
 }
 
 // cmdWaitfor is
@@ -357,4 +359,34 @@ func cmdConcat(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(err)
 	ts.Check(os.Rename(tmp.Name(), dst))
+}
+
+// cmdJSONLines is
+//
+//	jsonlines FILE KEY...
+//
+// It checks that FILE (or stdout, stderr) has at least one line, and that
+// each of its lines is one JSON object with at least the keys KEY.
+func cmdJSONLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! jsonlines")
+	}
+	if len(args) < 1 {
+		ts.Fatalf("usage: jsonlines FILE KEY...")
+	}
+	text := ts.ReadFile(args[0])
+	if text == "" {
+		ts.Fatalf("jsonlines: %s is empty", args[0])
+	}
+	for line := range strings.Lines(text) {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			ts.Fatalf("jsonlines: a line of %s is not a JSON object (%v): %q", args[0], err, line)
+		}
+		for _, k := range args[1:] {
+			if _, ok := obj[k]; !ok {
+				ts.Fatalf("jsonlines: a line of %s has no %q: %q", args[0], k, line)
+			}
+		}
+	}
 }
