@@ -102,6 +102,11 @@ first
 -- later.txt --
 later
 `, ""},
+		{"teeout -stderr", `
+exec teeout -stderr err.txt out exitcode 2 kem-server -nope
+stderr '^kem-server: flag provided but not defined: -nope \(see -h\)$'
+cmp stderr err.txt
+`, ""},
 		{"signal: a program that has ended", `
 exec teeout out kem-server -genkey k.key
 signal HUP out

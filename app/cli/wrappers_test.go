@@ -14,7 +14,7 @@ import (
 
 // teeoutMain is the command
 //
-//	teeout [-hold] [-more MORE] FILE PROGRAM [ARGS...]
+//	teeout [-hold] [-more MORE] [-stderr ERRFILE] FILE PROGRAM [ARGS...]
 //
 // It runs PROGRAM (one of programs) with its standard output also written to
 // FILE as it comes, for waitfor to read while the program runs in the
@@ -25,6 +25,8 @@ import (
 // program's input goes on with the file MORE as soon as it exists: the
 // script types more when it is ready, by renaming a finished file to MORE
 // (mv, which is atomic; a file written in place could be read half-written).
+// With -stderr, its standard error is also written to ERRFILE as it comes
+// (for waitfor: kem-server -log-format json logs there).
 // teeout writes its process id to FILE.pid before PROGRAM starts (see the
 // command signal), and once PROGRAM has ended, its exit code to
 // FILE.exited, and exits with it.
@@ -32,8 +34,9 @@ func teeoutMain(args []string, stdin io.Reader, stdout io.Writer) int {
 	fs := flag.NewFlagSet("teeout", flag.ContinueOnError)
 	hold := fs.Bool("hold", false, "keep standard input open after its end")
 	more := fs.String("more", "", "after standard input, read this `file` once it exists")
+	errFile := fs.String("stderr", "", "also write standard error to this `file`")
 	if err := fs.Parse(args); err != nil || fs.NArg() < 2 {
-		fmt.Fprintln(os.Stderr, "usage: teeout [-hold] [-more MORE] FILE PROGRAM [ARGS...]")
+		fmt.Fprintln(os.Stderr, "usage: teeout [-hold] [-more MORE] [-stderr ERRFILE] FILE PROGRAM [ARGS...]")
 		return 125
 	}
 	file, name := fs.Arg(0), fs.Arg(1)
@@ -57,8 +60,19 @@ func teeoutMain(args []string, stdin io.Reader, stdout io.Writer) int {
 	if *hold {
 		stdin = io.MultiReader(stdin, neverEnding{})
 	}
+	restoreStderr := func() error { return nil }
+	if *errFile != "" {
+		if restoreStderr, err = teeStderr(*errFile); err != nil {
+			fmt.Fprintf(os.Stderr, "teeout: %v\n", err)
+			return 125
+		}
+	}
 	code := p(fs.Args()[2:], stdin, io.MultiWriter(stdout, f))
 	if err := f.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "teeout: %v\n", err)
+		return 125
+	}
+	if err := restoreStderr(); err != nil {
 		fmt.Fprintf(os.Stderr, "teeout: %v\n", err)
 		return 125
 	}
@@ -97,6 +111,38 @@ func (a *awaitedFile) Read(p []byte) (int, error) {
 		}
 	}
 	return a.r.Read(p)
+}
+
+// teeStderr makes os.Stderr a pipe whose bytes go to the real standard
+// error and to the file path as they come. The returned function puts the
+// real standard error back, once all the bytes are written.
+func teeStderr(path string) (restore func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	orig := os.Stderr
+	os.Stderr = w
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.MultiWriter(orig, f), r)
+		copied <- err
+	}()
+	return func() error {
+		os.Stderr = orig
+		w.Close()
+		err := <-copied
+		r.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}, nil
 }
 
 // neverEnding is input that never comes: Read blocks until the process ends.
