@@ -118,9 +118,6 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		key = &loadedKey{alg: s.Name(), dk: dk, scheme: s}
 	}
 	defer func() { key.dk.Destroy() }()
-	if f.proto.name == server.ProtoLegacy && key.alg == kem.XWing {
-		return usageError(stderr, name, "%s", legacyXWing)
-	}
 	ek := key.dk.EncapsulationKey().Bytes()
 	if f.pubout {
 		pem, err := identity.MarshalPublicKeyPEM(key.alg, ek)
@@ -130,6 +127,9 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		stdout.Write(pem)
 		fmt.Fprintf(stdout, "%s %s\n", key.alg, identity.Fingerprint(ek))
 		return ExitOK
+	}
+	if f.proto.name == server.ProtoLegacy && key.alg == kem.XWing {
+		return usageError(stderr, name, "%s", legacyXWing)
 	}
 
 	out := display.NewLines(stdout)
