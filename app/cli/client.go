@@ -80,6 +80,13 @@ func Client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usageError(stderr, name, "-pubout needs -key FILE")
 	case f.genkey != "" && f.keyFile != "":
 		return usageError(stderr, name, "-genkey and -key do not go together")
+	case legacy && f.alg.name == kem.XWing:
+		return usageError(stderr, name, "%s", legacyXWing)
+	}
+	if f.pin != "" {
+		if _, err := identity.ParseFingerprint(f.pin); err != nil {
+			return usageError(stderr, name, "%v", err)
+		}
 	}
 
 	switch {
@@ -187,7 +194,7 @@ func (f *clientFlags) forgetHost(stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, name, "-forget %q: %v", f.forget, err)
 	}
-	kh, err := f.loadKnownHosts()
+	kh, err := f.loadKnownHosts("-known-hosts FILE")
 	if err != nil {
 		return failure(stderr, name, err)
 	}
@@ -204,14 +211,15 @@ func (f *clientFlags) forgetHost(stdout, stderr io.Writer) int {
 }
 
 // loadKnownHosts loads -known-hosts, or the default file (whose folder
-// may be created).
-func (f *clientFlags) loadKnownHosts() (*identity.KnownHosts, error) {
+// may be created). Without a default location, the error says what to
+// give instead: the flags in give.
+func (f *clientFlags) loadKnownHosts(give string) (*identity.KnownHosts, error) {
 	if f.knownHosts != "" {
 		return identity.LoadKnownHosts(f.knownHosts)
 	}
 	kh, err := identity.LoadDefaultKnownHosts()
 	if err != nil {
-		return nil, fmt.Errorf("%w (give -known-hosts FILE, or -pin FINGERPRINT)", err)
+		return nil, fmt.Errorf("%w (give %s)", err, give)
 	}
 	return kh, nil
 }
@@ -245,7 +253,7 @@ func (f *clientFlags) verifier(stderr io.Writer) (func(ek []byte) (func() (strin
 	if err != nil {
 		return nil, err
 	}
-	kh, err := f.loadKnownHosts()
+	kh, err := f.loadKnownHosts("-known-hosts FILE, or -pin FINGERPRINT")
 	if err != nil {
 		return nil, err
 	}

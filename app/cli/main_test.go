@@ -16,8 +16,8 @@ import (
 type program func(args []string, stdin io.Reader, stdout io.Writer) int
 
 // programs are the commands in the scripts' PATH: the two real ones, the
-// test-only fake servers, and two wrappers that run another of them in
-// their process.
+// test-only fake peers, and two wrappers that run another of them in their
+// process.
 var programs map[string]program
 
 func init() {
@@ -26,6 +26,7 @@ func init() {
 		"kem-client":   clientMain,
 		"kem-mitm":     mitmMain,
 		"kem-badhello": badHelloMain,
+		"kem-dribble":  dribbleMain,
 		"teeout":       teeoutMain,
 		"exitcode":     exitcodeMain,
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -127,6 +128,9 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		fmt.Fprintf(stdout, "%s %s\n", key.alg, identity.Fingerprint(ek))
 		return ExitOK
 	}
+	if f.proto.name == server.ProtoLegacy && key.alg == kem.XWing {
+		return usageError(stderr, name, "%s", legacyXWing)
+	}
 
 	out := display.NewLines(stdout)
 	logger := server.NewTextLogger(out)
@@ -200,6 +204,12 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		defer ops.stop()
 	}
 
+	// Reloads: SIGHUP, and a changed authorized-keys file; SIGHUP is
+	// handled before the server says it listens, so that a SIGHUP sent
+	// then cannot end it.
+	rl := &reloader{srv: srv, cfg: sc, key: key, auth: auth, log: logger}
+	stopReload := rl.start(ctx)
+	defer stopReload()
 	f.startupLines(stdout, key, ek, auth)
 	if ops != nil {
 		ops.lines(stdout)
@@ -209,15 +219,14 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		ready(ln.Addr())
 	}
 
-	// Reloads: SIGHUP, and a changed authorized-keys file.
-	rl := &reloader{srv: srv, cfg: sc, key: key, auth: auth, log: logger}
-	stopReload := rl.start(ctx)
-	defer stopReload()
 	if err := srv.Serve(ctx, ln); err != nil {
 		return failure(stderr, name, err)
 	}
 	return ExitOK
 }
+
+// legacyXWing refuses X-Wing with the legacy protocol, for both commands.
+const legacyXWing = "X-Wing needs -proto session: the legacy protocol is the original demo's and speaks ML-KEM only"
 
 // check refuses flag combinations that do not go together.
 func (f *serverFlags) check(name string, set map[string]bool, stderr io.Writer) (int, bool) {
@@ -339,7 +348,7 @@ func (r *reloader) start(ctx context.Context) func() {
 func (r *reloader) reload(hup bool) {
 	if r.auth != nil {
 		if n, err := r.auth.reload(); err != nil {
-			r.log.Warn(fmt.Sprintf("Authorized keys not reloaded (still %d): %v", r.auth.len(), err), "error", err.Error())
+			r.log.Warn(fmt.Sprintf("Authorized keys not reloaded (still %d): %s", r.auth.len(), oneLine(err.Error())), "error", err.Error())
 		} else {
 			r.log.Info(fmt.Sprintf("Reloaded %s: %d authorized key%s.", r.auth.path, n, plural(n)), "authorized_keys", n)
 		}
@@ -366,6 +375,19 @@ func (r *reloader) reload(hup bool) {
 	// dropped, not destroyed.
 	r.key = next
 	r.log.Info(fmt.Sprintf("Server key changed: new connections use %s (from %s).", newFP, next.path), "fingerprint", newFP)
+}
+
+// oneLine joins a multi-line message (one line per bad line of a file,
+// indented) into one line, for a log line: "FIRST: SECOND; THIRD".
+func oneLine(msg string) string {
+	lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return lines[0] + ": " + strings.Join(lines[1:], "; ")
 }
 
 func plural(n int) string {
