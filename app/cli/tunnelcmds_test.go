@@ -571,7 +571,7 @@ func (l *lineWriter) Printf(format string, args ...any) {
 // on out ("NAME listening on ADDR"), and serves each connection with
 // handle until interrupted.
 func serveTarget(name, addr string, stdout io.Writer, handle func(c *net.TCPConn, out *lineWriter)) int {
-	ctx := interruptible()
+	ctx := Interruptible(ServerStopSignals...)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)

@@ -726,11 +726,19 @@ func (c *Conn) failRead(err error) error {
 // CloseWrite method, as *net.TCPConn has): the peer reads to io.EOF, and
 // this side's Read goes on until the peer's CLOSE. It is idempotent, and
 // needs a completed handshake.
-func (c *Conn) CloseWrite() error {
+func (c *Conn) CloseWrite() error { return c.CloseWriteWithReason(0) }
+
+// CloseWriteWithReason is CloseWrite whose CLOSE carries reason (version
+// 2; a version-1 peer gets a plain CLOSE). It suits an end that must stop
+// because something failed and still reads what the peer has in flight
+// until the peer's CLOSE: closing at once, with unread bytes, would reset
+// the connection, and a reset may destroy the CLOSE before the peer reads
+// it.
+func (c *Conn) CloseWriteWithReason(reason CloseReason) error {
 	if !c.hsDone.Load() {
 		return fmt.Errorf("session: CloseWrite: %w", ErrHandshakeIncomplete)
 	}
-	if err := c.closeWrite(0); err != nil {
+	if err := c.closeWrite(reason); err != nil {
 		return err
 	}
 	var err error
