@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -71,7 +72,7 @@ func Client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	case legacy && (f.listen != "" || f.stdio):
 		return usageError(stderr, name, "-listen and -stdio need -proto session: the legacy protocol carries only lines to the server")
 	case legacy && f.alg.name == kem.XWing:
-		return usageError(stderr, name, "-proto legacy speaks ML-KEM only, as the original demo does: choose an ML-KEM -alg, or -proto session for X-Wing")
+		return usageError(stderr, name, "%s", legacyXWing)
 	case legacy && f.keyFile != "":
 		return usageError(stderr, name, "-key needs -proto session: the legacy protocol has no client keys")
 	case f.listen != "" && f.stdio:
@@ -80,8 +81,6 @@ func Client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usageError(stderr, name, "-pubout needs -key FILE")
 	case f.genkey != "" && f.keyFile != "":
 		return usageError(stderr, name, "-genkey and -key do not go together")
-	case legacy && f.alg.name == kem.XWing:
-		return usageError(stderr, name, "%s", legacyXWing)
 	}
 	if f.pin != "" {
 		if _, err := identity.ParseFingerprint(f.pin); err != nil {
@@ -218,7 +217,10 @@ func (f *clientFlags) loadKnownHosts(give string) (*identity.KnownHosts, error) 
 		return identity.LoadKnownHosts(f.knownHosts)
 	}
 	kh, err := identity.LoadDefaultKnownHosts()
-	if err != nil {
+	switch {
+	case errors.Is(err, identity.ErrKnownHostsFile): // its hint says what to give
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("%w (give %s)", err, give)
 	}
 	return kh, nil

@@ -31,8 +31,9 @@ Usage:
   kem-server -genkey FILE [-alg ALG]          write a new private key to FILE
   kem-server -key FILE -pubout                print FILE's public key and fingerprint
 
-Signals: Ctrl+C or SIGTERM stops accepting and gives open connections -grace
-to finish; SIGHUP reloads -authorized-keys and, for new connections, -key.`
+Signals: Ctrl+C or SIGTERM stops accepting (after -drain-delay) and gives
+open connections -grace to finish; SIGHUP reloads -authorized-keys and, for
+new connections, -key.`
 
 // Default idle timeouts: people type slowly in a chat; a tunnel may carry a
 // database client's pooled connections, which sit idle for long (stunnel's
@@ -48,6 +49,7 @@ type serverFlags struct {
 	once, echo, quiet   bool
 	maxConns, perSource int
 	grace, idle         durationFlag
+	drainDelay          durationFlag
 	genkey, keyFile     string
 	pubout              bool
 	forward             string
@@ -74,6 +76,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 	fs.IntVar(&f.maxConns, "max-conns", server.DefaultMaxConns, "most connections served at once")
 	fs.IntVar(&f.perSource, "max-conns-per-source", 0, "most connections served at once from one IP address (0: no limit)")
 	fs.Var(&f.grace, "grace", "on Ctrl+C or SIGTERM, the `duration` open connections get to finish")
+	fs.Var(&f.drainDelay, "drain-delay", "on Ctrl+C or SIGTERM, go on accepting connections for this `duration` while /healthz answers 503, before -grace (behind a load balancer: longer than its health check takes to notice)")
 	fs.Var(&f.idle, "idle-timeout", fmt.Sprintf("end a connection idle for this `duration` (0: never; default %v for the chat, %v with -forward)", DefaultChatIdle, DefaultForwardIdle))
 	fs.StringVar(&f.genkey, "genkey", "", "write a new private key to `FILE` (mode 0600) and exit")
 	fs.StringVar(&f.keyFile, "key", "", "serve with the private key in `FILE` (PEM, PKCS#8) instead of a fresh one")
@@ -175,6 +178,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		MaxConns:          f.maxConns,
 		MaxConnsPerSource: f.perSource,
 		Grace:             f.grace.d,
+		DrainDelay:        f.drainDelay.d,
 		ShutdownNote:      " (Ctrl+C again to stop now)",
 		Log:               logger,
 		Metrics:           metrics,
@@ -234,6 +238,8 @@ func (f *serverFlags) check(name string, set map[string]bool, stderr io.Writer) 
 	switch {
 	case f.maxConns < 1:
 		return usageError(stderr, name, "-max-conns must be at least 1"), false
+	case f.drainDelay.d > 0 && f.health == "" && f.metricsAddr == "":
+		return usageError(stderr, name, "-drain-delay needs -health or -metrics: their /healthz is what tells a load balancer that the server is stopping"), false
 	case f.perSource < 0:
 		return usageError(stderr, name, "-max-conns-per-source must be 0 (no limit) or more"), false
 	case f.echo && legacy:
@@ -249,7 +255,7 @@ func (f *serverFlags) check(name string, set map[string]bool, stderr io.Writer) 
 	case f.forwardProxy && f.forward == "":
 		return usageError(stderr, name, "-forward-proxy-protocol needs -forward HOST:PORT"), false
 	case legacy && f.alg.name == kem.XWing:
-		return usageError(stderr, name, "-proto legacy speaks ML-KEM only, as the original demo does: choose an ML-KEM -alg, or -proto session for X-Wing"), false
+		return usageError(stderr, name, "%s", legacyXWing), false
 	case f.authorizedKeys != "" && legacy:
 		return usageError(stderr, name, "-authorized-keys needs -proto session: the legacy protocol cannot authenticate clients"), false
 	case f.logFormat != "text" && f.logFormat != "json":
@@ -283,6 +289,9 @@ func (f *serverFlags) startupLines(w io.Writer, key *loadedKey, ek []byte, auth 
 			proxy = ", with a PROXY protocol v2 header"
 		}
 		fmt.Fprintf(w, "Forwarding each session to %s%s\n", f.forward, proxy)
+	}
+	if f.drainDelay.d > 0 {
+		fmt.Fprintf(w, "On Ctrl+C or SIGTERM: accepting for %v more while /healthz answers 503, then %v for open connections to finish\n", f.drainDelay.d, f.grace.d)
 	}
 	if len(f.proxyProtocol.nets) > 0 {
 		fmt.Fprintf(w, "PROXY protocol: required from %s\n", f.proxyProtocol.String())
