@@ -20,8 +20,8 @@ import (
 //
 //   - $DEPLOY: the repository's scripts/deploy, whose haproxy.cfg lb start
 //     runs;
-//   - the commands lb, signal, spawn, load, live, target, conn, proxydial,
-//     metrics and samepeers (opscmds_test.go).
+//   - the commands lb, freeze, thaw, spawn, load, live, target, conn,
+//     proxydial, metrics and samepeers (opscmds_test.go).
 func TestOpsScripts(t *testing.T) {
 	deploy, err := filepath.Abs("../../scripts/deploy")
 	if err != nil {
@@ -157,7 +157,7 @@ conn ended c
 		{"proxydial: a hang", `
 target ECHO
 proxydial $ECHO
-`, "proxydial: the server neither answered nor closed within 1s (a hang)"},
+`, "proxydial: the server did not close the connection within 1s (a hang), after 0 bytes"},
 		{"target: -proxy takes the header's client", `
 target ECHO -proxy
 conn open proxied $ECHO -claim 10.1.1.1:1234
@@ -169,9 +169,9 @@ target ECHO -proxy
 conn open plain $ECHO
 conn echo plain hello
 `, `sent "hello", got "" back (EOF)`},
-		{"signal: nothing to signal", `
-signal TERM nobody.out
-`, "signal: no live program or running background teeout writes nobody.out"},
+		{"freeze: nothing to freeze", `
+freeze nobody.out
+`, "freeze: no process id beside nobody.out"},
 		{"lb: a server the shipped file does not have", `
 [!exec:haproxy] skip
 lb start LB r1=127.0.0.1:1,127.0.0.1:2 r2=127.0.0.1:1,127.0.0.1:2 r3=127.0.0.1:1,127.0.0.1:2 r4=127.0.0.1:1,127.0.0.1:2

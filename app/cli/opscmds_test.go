@@ -37,7 +37,8 @@ import (
 // besides the ones of scriptCmds.
 var opsCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"lb":        cmdLB,
-	"signal":    cmdSignal,
+	"freeze":    cmdFreeze,
+	"thaw":      cmdThaw,
 	"spawn":     cmdSpawn,
 	"load":      cmdLoad,
 	"live":      cmdLive,
@@ -160,9 +161,9 @@ func opsWait(ts *testscript.TestScript) time.Duration {
 	return waitTimeout
 }
 
-// waitUntil polls cond every few milliseconds until it is true, or fails
+// opsWaitUntil polls cond every few milliseconds until it is true, or fails
 // after opsWait saying what it waited for and what it last saw.
-func waitUntil(ts *testscript.TestScript, what string, cond func() (bool, string)) {
+func opsWaitUntil(ts *testscript.TestScript, what string, cond func() (bool, string)) {
 	wait := opsWait(ts)
 	deadline := time.Now().Add(wait)
 	for {
@@ -252,7 +253,7 @@ func cmdLB(ts *testscript.TestScript, neg bool, args []string) {
 		if !slices.Contains([]string{"UP", "DOWN", "DRAIN", "MAINT"}, want) {
 			ts.Fatalf("lb wait: state %q: want UP, DOWN, DRAIN or MAINT", want)
 		}
-		waitUntil(ts, fmt.Sprintf("lb wait: %s %s", want, strings.Join(args[3:], " ")), func() (bool, string) {
+		opsWaitUntil(ts, fmt.Sprintf("lb wait: %s %s", want, strings.Join(args[3:], " ")), func() (bool, string) {
 			status, err := l.status()
 			if err != nil {
 				return false, err.Error()
@@ -286,7 +287,7 @@ func cmdLB(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 4 {
 			ts.Fatalf("usage: lb sessions NAME SERVER N")
 		}
-		waitUntil(ts, fmt.Sprintf("lb sessions: %s connections to %s", args[3], args[2]), func() (bool, string) {
+		opsWaitUntil(ts, fmt.Sprintf("lb sessions: %s connections to %s", args[3], args[2]), func() (bool, string) {
 			got, err := l.stat(args[2], "scur")
 			if err != nil {
 				return false, err.Error()
@@ -363,7 +364,7 @@ func lbStart(ts *testscript.TestScript, st *opsState, name string, specs []strin
 	st.mu.Lock()
 	st.lbs[name] = l
 	st.mu.Unlock()
-	waitUntil(ts, "lb start: HAProxy's admin socket", func() (bool, string) {
+	opsWaitUntil(ts, "lb start: HAProxy's admin socket", func() (bool, string) {
 		select {
 		case <-l.done:
 			ts.Fatalf("lb start: HAProxy exited (%v); its output:\n%s", l.err, ts.ReadFile(name+".out"))
@@ -512,46 +513,45 @@ func (l *lbProc) column(name string) (map[string]string, error) {
 	return values, nil
 }
 
-// ---------------------------------------------------------------- signal
+// ---------------------------------------------------------------- freeze
 
-// cmdSignal is
+// cmdFreeze is
 //
-//	signal SIG FILE
+//	freeze FILE
 //
-// It sends SIG (TERM, INT, HUP, KILL, STOP or CONT) to the program whose
-// output is FILE:
-// a live program, or a background "exec teeout FILE ..." (testscript's kill
-// sends only INT and KILL, and does not tell its commands which background
-// process has which name). STOP freezes a server as a long pause would:
-// the kernel still completes the handshakes of new connections and queues
-// them, but the server accepts none until CONT.
-func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: signal TERM|INT|HUP|KILL|STOP|CONT FILE")
+// It stops (SIGSTOP) the program that a background teeout runs with
+// output FILE, as a long pause would: the kernel still completes the
+// handshakes of new connections to its listeners and queues them, but the
+// program takes none until thaw. (The command signal sends the signals
+// that a program handles.)
+func cmdFreeze(ts *testscript.TestScript, neg bool, args []string) {
+	stopOrContinue(ts, neg, "freeze", args, syscall.SIGSTOP)
+}
+
+// cmdThaw is
+//
+//	thaw FILE
+//
+// It lets the program that freeze stopped go on (SIGCONT).
+func cmdThaw(ts *testscript.TestScript, neg bool, args []string) {
+	stopOrContinue(ts, neg, "thaw", args, syscall.SIGCONT)
+}
+
+func stopOrContinue(ts *testscript.TestScript, neg bool, name string, args []string, sig syscall.Signal) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: %s FILE", name)
 	}
-	sig, ok := map[string]os.Signal{"TERM": syscall.SIGTERM, "INT": os.Interrupt, "HUP": syscall.SIGHUP, "KILL": os.Kill, "STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT}[args[0]]
-	if !ok {
-		ts.Fatalf("signal: unknown signal %q: want TERM, INT, HUP, KILL, STOP or CONT", args[0])
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path + pidSuffix)
+	if err != nil {
+		ts.Fatalf("%s: no process id beside %s (is it a teeout's FILE?): %v", name, args[0], err)
 	}
-	st := opsOf(ts)
-	st.mu.Lock()
-	p := st.lives[args[1]]
-	st.mu.Unlock()
-	if p != nil {
-		ts.Check(p.cmd.Process.Signal(sig))
-		return
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	ts.Check(err)
+	if _, err := os.Stat(path + exitedSuffix); err == nil {
+		ts.Fatalf("%s: the program of %s has ended", name, args[0])
 	}
-	for _, c := range ts.BackgroundCmds() {
-		a := c.Args[1:]
-		if len(a) > 0 && a[0] == "-hold" {
-			a = a[1:]
-		}
-		if filepath.Base(c.Args[0]) == "teeout" && len(a) > 0 && a[0] == args[1] && c.ProcessState == nil {
-			ts.Check(c.Process.Signal(sig))
-			return
-		}
-	}
-	ts.Fatalf("signal: no live program or running background teeout writes %s", args[1])
+	ts.Check(syscall.Kill(pid, sig))
 }
 
 // ---------------------------------------------------------------- spawn
@@ -718,7 +718,7 @@ func cmdLoad(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("load more: K must be a count, not %q", args[2])
 		}
 		from, _ := l.counts()
-		waitUntil(ts, fmt.Sprintf("load more: %d more runs of %s", k, name), func() (bool, string) {
+		opsWaitUntil(ts, fmt.Sprintf("load more: %d more runs of %s", k, name), func() (bool, string) {
 			runs, failed := l.counts()
 			return runs >= from+k, fmt.Sprintf("%d runs (%d failed)", runs-from, failed)
 		})
@@ -1109,16 +1109,16 @@ func connDo(c *scriptConn, what, text string, wait time.Duration) error {
 // It connects to ADDR (from IP), sends a PROXY protocol header of that
 // version claiming the client is IP:PORT, and then:
 //
-//   - without -pin, waits (up to waitTimeout) for what the server sends,
-//     and prints "ServerHello received" when a session ServerHello starts
-//     to arrive, or "closed before sending anything";
+//   - without -pin, reads what the server sends until it closes the
+//     connection, and prints "ServerHello received, then closed" if it sent
+//     something (its ServerHello), or "closed before sending anything";
 //   - with -pin, runs a session handshake that accepts only the server key
 //     FP (the server's default KEM), sends TEXT, ends the session and waits
 //     for the server's CLOSE, and prints "session with FP: sent TEXT", or
 //     "session failed: " and why.
 //
-// It fails if the server neither answers nor closes within waitTimeout (a
-// hang). With -as, it sets $VAR to its own address (IP:PORT).
+// It fails if the server has not closed the connection (without -pin) or
+// ended the session (with -pin) within waitTimeout: a hang. With -as, it sets $VAR to its own address (IP:PORT).
 func cmdProxydial(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! proxydial")
@@ -1154,17 +1154,16 @@ func cmdProxydial(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	c.SetDeadline(time.Now().Add(wait))
 	if pin == "" {
-		var b [1]byte
-		n, err := c.Read(b[:])
+		got, err := io.ReadAll(c)
 		switch {
-		case n == 1:
-			fmt.Fprintln(ts.Stdout(), "ServerHello received")
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			ts.Fatalf("proxydial: the server neither answered nor closed within %v (a hang)", wait)
-		case err == io.EOF || errors.Is(err, syscall.ECONNRESET):
+			ts.Fatalf("proxydial: the server did not close the connection within %v (a hang), after %d bytes", wait, len(got))
+		case err != nil && !errors.Is(err, syscall.ECONNRESET):
+			ts.Fatalf("proxydial: %v", err)
+		case len(got) == 0:
 			fmt.Fprintln(ts.Stdout(), "closed before sending anything")
 		default:
-			ts.Fatalf("proxydial: %v", err)
+			fmt.Fprintln(ts.Stdout(), "ServerHello received, then closed")
 		}
 		return
 	}
@@ -1249,7 +1248,7 @@ func cmdMetrics(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	want, err := strconv.ParseFloat(args[3], 64)
 	ts.Check(err)
-	waitUntil(ts, fmt.Sprintf("metrics: %s %s %s", args[1], args[2], args[3]), func() (bool, string) {
+	opsWaitUntil(ts, fmt.Sprintf("metrics: %s %s %s", args[1], args[2], args[3]), func() (bool, string) {
 		var sum float64
 		counter := false
 		for _, url := range strings.Split(args[0], ",") {
