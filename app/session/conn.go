@@ -699,7 +699,7 @@ func (c *Conn) readRecord() (byte, []byte, error) {
 func (c *Conn) frameError(err error) error {
 	switch {
 	case err == io.EOF:
-		return &truncatedError{msg: fmt.Sprintf("session: %v: the %s's stream ended without CLOSE", ErrTruncated, c.peer())}
+		return &truncatedError{msg: fmt.Sprintf("session: %v: the %s's TCP stream ended", ErrTruncated, c.peer())}
 	case errors.Is(err, frame.ErrTruncated):
 		return &truncatedError{msg: fmt.Sprintf("session: %v: %v", ErrTruncated, err), cause: err}
 	case errors.Is(err, frame.ErrEmpty), errors.Is(err, frame.ErrTooLarge), errors.Is(err, frame.ErrSlow):
