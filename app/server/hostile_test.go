@@ -146,7 +146,7 @@ func TestHostileSession(t *testing.T) {
 
 	cases := []hostileCase{
 		// The handshake (stage "handshake").
-		{name: "silent", stage: "handshake", reason: `^ClientHello: receive: .*i/o timeout$`,
+		{name: "silent", stage: "handshake", reason: `^ClientHello: the ClientHello did not arrive in time: read tcp .*i/o timeout$`,
 			run: func(t *testing.T, ts *testServer, c net.Conn) []string {
 				start := time.Now()
 				requireClosedByServer(t, c)
@@ -176,7 +176,7 @@ func TestHostileSession(t *testing.T) {
 				c.Close()
 				return nil
 			}},
-		{name: "dribbled", stage: "handshake", reason: `^ClientHello: (receive: .*i/o timeout|peer too slow: .*)$`,
+		{name: "dribbled", stage: "handshake", reason: `^ClientHello: (the ClientHello did not arrive in time: .*i/o timeout|peer too slow: .*)$`,
 			run: func(t *testing.T, ts *testServer, c net.Conn) []string {
 				took, err := dribble(c, frame.Append(nil, clientHello(wire.Magic, wire.Version2, p768.ID, chSize)), 100*time.Millisecond)
 				require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/internal/wire"
@@ -29,6 +30,8 @@ func (c *Conn) readHello(stage, hint string) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %w (the peer sent what looks like %s, not the kemtcp session protocol)", stage, err, what)
 		}
 		return nil, fmt.Errorf("%s: %w (the peer does not speak the kemtcp session protocol)", stage, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, fmt.Errorf("%s: the %s did not arrive in time: %w", stage, stage, err)
 	}
 	return nil, fmt.Errorf("%s: receive: %w", stage, err)
 }

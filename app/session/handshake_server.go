@@ -65,7 +65,11 @@ func (c *Conn) serverHandshake() error {
 	shPayload := shFrame[frame.HeaderSize:]
 
 	// 4. ClientHello.
-	chPayload, err := c.readHello(wire.StageClientHello, "the client may have refused the server's key or KEM")
+	hint := "the client may have refused the server's key or KEM"
+	if clientKeys {
+		hint = "the client may have refused the server's key or KEM, or have no client key"
+	}
+	chPayload, err := c.readHello(wire.StageClientHello, hint)
 	if err != nil {
 		return err
 	}
