@@ -58,7 +58,7 @@ func (a *authorized) reload() (int, error) {
 	}
 	a.seen = st
 	a.keys.Store(keys)
-	return keys.Len(), nil
+	return a.len(), nil
 }
 
 // changed reports whether the file changed since it was last read.
@@ -69,7 +69,38 @@ func (a *authorized) changed() bool {
 	return err == nil && st != a.seen
 }
 
-func (a *authorized) len() int { return a.keys.Load().Len() }
+// len is the number of keys of the server's algorithm: the others cannot
+// connect (a client key is of the session's KEM).
+func (a *authorized) len() int {
+	n, _ := a.count()
+	return n
+}
+
+// count returns the number of keys of the server's algorithm, and of
+// others.
+func (a *authorized) count() (usable, other int) {
+	for _, k := range a.keys.Load().Keys() {
+		if k.Algorithm == a.alg {
+			usable++
+		} else {
+			other++
+		}
+	}
+	return usable, other
+}
+
+// otherNote is "" or, when the file has keys of other algorithms, a note
+// that they are ignored.
+func (a *authorized) otherNote() string {
+	switch _, other := a.count(); other {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("; 1 key of another algorithm than %s is ignored", a.alg)
+	default:
+		return fmt.Sprintf("; %d keys of other algorithms than %s are ignored", other, a.alg)
+	}
+}
 
 // errNotAuthorized is why a client key is refused.
 var errNotAuthorized = errors.New("not in the authorized keys")

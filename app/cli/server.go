@@ -281,7 +281,7 @@ func (f *serverFlags) startupLines(w io.Writer, key *loadedKey, ek []byte, auth 
 		fmt.Fprintf(w, "Server key fingerprint: %s (new key for this run; use -genkey and -key to keep one)\n", identity.Fingerprint(ek))
 	}
 	if auth != nil {
-		fmt.Fprintf(w, "Client keys: required; %d authorized in %s (reloaded when it changes)\n", auth.len(), f.authorizedKeys)
+		fmt.Fprintf(w, "Client keys: required; %d authorized in %s (reloaded when it changes)%s\n", auth.len(), f.authorizedKeys, auth.otherNote())
 	}
 	if f.forward != "" {
 		proxy := ""
@@ -359,7 +359,7 @@ func (r *reloader) reload(hup bool) {
 		if n, err := r.auth.reload(); err != nil {
 			r.log.Warn(fmt.Sprintf("Authorized keys not reloaded (still %d): %s", r.auth.len(), oneLine(err.Error())), "error", err.Error())
 		} else {
-			r.log.Info(fmt.Sprintf("Reloaded %s: %d authorized key%s.", r.auth.path, n, plural(n)), "authorized_keys", n)
+			r.log.Info(fmt.Sprintf("Reloaded %s: %d authorized key%s%s.", r.auth.path, n, plural(n), r.auth.otherNote()), "authorized_keys", n)
 		}
 	}
 	if !hup || r.key.path == "" {

@@ -217,6 +217,7 @@ func TestLoadAuthorizedKeys(t *testing.T) {
 	_, err = LoadAuthorizedKeys(filepath.Join(dir, "missing"))
 	require.ErrorIs(t, err, ErrAuthorizedKeysFile)
 	require.ErrorIs(t, err, fs.ErrNotExist)
+	require.EqualError(t, err, "cannot use the authorized-keys file "+filepath.Join(dir, "missing")+": no such file or directory", "the path, once")
 
 	_, err = LoadAuthorizedKeys(dir)
 	require.ErrorIs(t, err, ErrAuthorizedKeysFile)

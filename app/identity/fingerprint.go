@@ -73,8 +73,7 @@ type PinMismatchError struct {
 
 func (e *PinMismatchError) Error() string {
 	return fmt.Sprintf("%v: the server presented %s but the pin is %s; refusing to talk to it "+
-		"(someone may be impersonating the server, or its key was changed: check the fingerprint "+
-		"the server prints at start-up)", ErrPinMismatch, e.Got, e.Pin)
+		"(someone may be impersonating the server, or its key was changed)", ErrPinMismatch, e.Got, e.Pin)
 }
 
 // Is makes errors.Is(err, ErrPinMismatch) true.

@@ -71,9 +71,16 @@ func fileError(verb, path string, cause error) error {
 }
 
 // fileProblem returns an error reading "what: cause" that matches sentinel
-// and cause with errors.Is.
+// and cause with errors.Is. what names the file: a *fs.PathError cause
+// about that same file is said without its operation and path ("open
+// FILE: "), which would say it again.
 func fileProblem(sentinel error, what string, cause error) error {
-	return &problemError{msg: what + ": " + cause.Error(), errs: []error{sentinel, cause}}
+	text := cause.Error()
+	var pe *fs.PathError
+	if errors.As(cause, &pe) && text == pe.Error() && strings.HasSuffix(what, " "+pe.Path) {
+		text = pe.Err.Error()
+	}
+	return &problemError{msg: what + ": " + text, errs: []error{sentinel, cause}}
 }
 
 type problemError struct {
