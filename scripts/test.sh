@@ -3,7 +3,8 @@
 # 2-core machine with liboqs, 3 without.
 #
 # Steps, each announced with a ">>" line:
-#   1. go vet, both modules (the library and the benchmark's, app/bench);
+#   1. go.mod/go.sum tidy, and go vet, in both modules (the library and the
+#      benchmark's, app/bench);
 #   2. every test under the race detector, both modules, with liboqs when
 #      pkg-config finds it (one line per package as it finishes, and a line
 #      every 30 s naming the packages still running);
@@ -31,6 +32,10 @@ if pkg-config --atleast-version=0.15.0 liboqs 2>/dev/null; then
 else
   skipped "liboqs tests: pkg-config finds no liboqs >= 0.15.0 (run 'make liboqs'); testing the circl and go backends only"
 fi
+
+step "go.mod and go.sum are tidy in both modules (go mod tidy -diff)"
+"$GO" mod tidy -diff || { echo ">> FAIL: run 'go mod tidy' and commit go.mod and go.sum"; exit 1; }
+"$GO" -C app/bench mod tidy -diff || { echo ">> FAIL: run 'go -C app/bench mod tidy' and commit app/bench/go.mod and go.sum"; exit 1; }
 
 step "go vet ./... (and the benchmark's module, app/bench)${tags:+ with -tags $tags}"
 "$GO" vet -tags "$tags" ./...
