@@ -375,3 +375,32 @@ func TestIdleMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(clients)
 }
+
+// TestClientMaxFrame: the client holds to its own MaxFrame, whatever the
+// server's: a record of exactly MaxFrame bytes is read, and a raw server
+// that then announces one byte more is refused before the client reads or
+// allocates the record (issue 18: a client that ignored its limit passed
+// every other test).
+func TestClientMaxFrame(t *testing.T) {
+	sc, cc := defaultConfigs(t, kem.MLKEM768)
+	cc.MaxFrame = 1000 // the server keeps the default, 1 MiB
+	srvRaw, cliRaw := tcpPair(t)
+	srv, cli, srvErr, cliErr := handshakeOn(srvRaw, cliRaw, sc, cc)
+	require.NoError(t, srvErr)
+	require.NoError(t, cliErr)
+	require.Equal(t, 1000-wire.RecordOverhead, cli.MaxMessageSize())
+
+	msg := randomBytes(1000 - wire.RecordOverhead) // a 1000-byte record
+	go srv.Write(msg)
+	got := make([]byte, len(msg))
+	_, err := io.ReadFull(cli, got)
+	require.NoError(t, err)
+	require.Equal(t, msg, got)
+
+	// The whole record, so that a client over its limit fails at once.
+	_, err = srvRaw.Write(frame.Append(nil, randomBytes(1001)))
+	require.NoError(t, err)
+	_, err = cli.Read(make([]byte, 1))
+	require.ErrorIs(t, err, frame.ErrTooLarge)
+	assert.Contains(t, err.Error(), "session: from the server: frame too large: 1001 bytes, limit 1000")
+}
