@@ -274,3 +274,15 @@ func cloneBundle(b *Bundle) *Bundle {
 		AAD:           bytes.Clone(b.AAD),
 	}
 }
+
+// TestKeyIndex: each of the bundle's keys has its place, and any other key
+// none (-1), which ParseBundle refuses even if the shape check before it
+// let the key through.
+func TestKeyIndex(t *testing.T) {
+	for i, k := range bundleKeys {
+		require.Equal(t, i, keyIndex(k))
+	}
+	for _, k := range []string{"", "mac", "Nonce", "nonce "} {
+		require.Equal(t, -1, keyIndex(k), "%q", k)
+	}
+}

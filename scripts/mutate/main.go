@@ -16,7 +16,8 @@
 //     module untouched), the package's tests run with -failfast and a
 //     timeout, and KILLED (tests fail), LIVED (they pass), NOT VIABLE (it
 //     does not build) or TIMED OUT;
-//   - anything else stays NOT COVERED: no test runs it.
+//   - anything else stays NOT COVERED (no test runs it) if it builds, and
+//     is NOT VIABLE if it does not.
 //
 // It prints one line per mutant it tested or kept, as gremlins does, and a
 // last line "unmapped: killed K, lived L, timed out T, not viable V, not
@@ -145,10 +146,6 @@ func run(out, dir, tags string, coefficient, workers int) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(1, workers))
 	for i, m := range ms {
-		if m.why == "" {
-			m.status = "NOT COVERED"
-			continue
-		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -260,7 +257,10 @@ func reached(fset *token.FileSet, f *ast.File, m *mutant, covered []span) string
 	return why
 }
 
-// test applies the mutant through an overlay and runs the package's tests.
+// test applies the mutant through an overlay, and runs the package's tests
+// if they reach it. A mutant that does not build is NOT VIABLE, reached or
+// not (e.g. a string concatenation made a subtraction): gremlins leaves
+// those out of its numbers.
 func test(dir, tags, work string, m *mutant, timeout time.Duration) string {
 	path := filepath.Join(dir, m.file)
 	src, err := os.ReadFile(path)
@@ -295,6 +295,9 @@ func test(dir, tags, work string, m *mutant, timeout time.Duration) string {
 	build.Dir = dir
 	if build.Run() != nil {
 		return "NOT VIABLE"
+	}
+	if m.why == "" {
+		return "NOT COVERED"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
