@@ -119,6 +119,7 @@ func TestRefusalMessages(t *testing.T) {
 
 // Equivalent mutants:
 // decode.go:127, 131 and 167 `d.frameEnd >= 0` to `> 0`: frameEnd is -1 or the end of a FRAME, which starts after PROTO: never 0.
+// decode.go:245 `idx > d.memoLen` to `>=`: the case before it takes idx == d.memoLen.
 // decode.go:234 `break` to `continue` after MEMOIZE: the only statement after the switch checks the stack's size, which MEMOIZE does not change.
 func TestDecodeErrors(t *testing.T) {
 	big := strings.Repeat("x", 300)

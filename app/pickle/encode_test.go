@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -197,4 +198,24 @@ func TestRoundTripRandom(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEncodeHugeBytesProtocol3: a bytes object over 4 GiB needs BINBYTES8,
+// which protocol 3 lacks: refused, without copying it. (The 4 GiB are
+// allocated but never touched: the allocator hands out zeroed pages lazily.)
+//
+// Living mutants, not equivalent, that a test would need 4 GiB of output to
+// catch: encode.go:121 `e.memo <= math.MaxUint32` to `<` (2^32-1 memoized
+// objects), encode.go:141 and 158 `n <= math.MaxUint32` to `<` (a bytes or
+// str of exactly 4 GiB - 1), encode.go:143 `e.proto >= 4` to `>` (a
+// protocol 4 bytes of over 4 GiB).
+func TestEncodeHugeBytesProtocol3(t *testing.T) {
+	if math.MaxInt <= math.MaxUint32 {
+		t.Skip("no 4 GiB slice on a 32-bit platform")
+	}
+	huge := Bytes(make([]byte, int(uint64(math.MaxUint32)+1)))
+	out, err := EncodeProtocol(huge, 3)
+	require.Nil(t, out)
+	require.ErrorIs(t, err, ErrEncode)
+	require.EqualError(t, err, "pickle: cannot encode: a bytes object of 4294967296 bytes needs protocol 4")
 }

@@ -9,7 +9,8 @@
 // calls those NOT COVERED and never tests them (go-gremlins/gremlins#298).
 // This command reads gremlins' JSON output, runs the package's tests once
 // with a coverage profile, and sorts every NOT COVERED mutant:
-//   - a case condition whose clause has a body statement the tests ran, a
+//   - a case condition that ran (its clause's body ran, or a later clause's,
+//     or the default's: the switch tried it before them), a
 //     constant's initialiser, or a package-level variable's (run at every
 //     start of the package): the tests do reach it. It is then tested as
 //     gremlins would: the token swapped (through go test -overlay, the
@@ -240,14 +241,27 @@ func reached(fset *token.FileSet, f *ast.File, m *mutant, covered []span) string
 		if n == nil || why != "" || !inside(n) {
 			return false
 		}
-		cc, ok := n.(*ast.CaseClause)
+		sw, ok := n.(*ast.SwitchStmt)
 		if !ok {
 			return true
 		}
-		for _, e := range cc.List {
-			if inside(e) {
-				if len(cc.Body) > 0 && ran(cc.Body[0]) {
-					why = "a case condition whose clause the tests ran: Go's coverage has no counter for it"
+		// The switch tries its cases in order, the default last: a case's
+		// condition ran if its clause, a later one or the default ran.
+		clauses := sw.Body.List
+		clauseRan := func(c ast.Stmt) bool {
+			cc := c.(*ast.CaseClause)
+			return len(cc.Body) > 0 && ran(cc.Body[0])
+		}
+		for i, c := range clauses {
+			cc := c.(*ast.CaseClause)
+			for _, e := range cc.List {
+				if !inside(e) {
+					continue
+				}
+				for j, later := range clauses {
+					if (j >= i || later.(*ast.CaseClause).List == nil) && clauseRan(later) {
+						why = "a case condition the tests ran (its clause, a later one or the default ran): Go's coverage has no counter for it"
+					}
 				}
 				return false
 			}
