@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,6 +42,7 @@ func TestKnownHostsExplicitPathMissingDir(t *testing.T) {
 	err = h.Add("a.example:1", kem.MLKEM768, newTestKey(t, kem.MLKEM768).ek)
 	require.ErrorIs(t, err, ErrKnownHostsFile)
 	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.ErrorContains(t, err, "cannot use the known-hosts file "+path+": its directory "+sub+" does not exist")
 	assert.NotErrorIs(t, err, ErrHostKeyChanged)
 	_, err = os.Stat(sub)
 	require.ErrorIs(t, err, fs.ErrNotExist, "no directory created")
@@ -279,4 +281,41 @@ func mustLoad(t *testing.T, path string) *KnownHosts {
 	h, err := LoadKnownHosts(path)
 	require.NoError(t, err)
 	return h
+}
+
+// TestKnownHostsDirBecameFile: Add to an explicit path whose directory has
+// become a file since loading is an error that says so (not a directory),
+// and creates nothing.
+func TestKnownHostsDirBecameFile(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	require.NoError(t, os.Mkdir(sub, 0o700))
+	path := filepath.Join(sub, "known_hosts")
+	h, err := LoadKnownHosts(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(sub))
+	require.NoError(t, os.WriteFile(sub, []byte("a file"), 0o600))
+	err = h.Add("a.example:1", kem.MLKEM768, newTestKey(t, kem.MLKEM768).ek)
+	require.ErrorIs(t, err, ErrKnownHostsFile)
+	require.ErrorIs(t, err, syscall.ENOTDIR)
+	assert.ErrorContains(t, err, "cannot create the known-hosts file "+path)
+	assert.Equal(t, 0, h.Len())
+}
+
+// TestReplaceFileFails: when the final rename fails (here: the target is a
+// folder), replaceFile says so and leaves no temporary file behind.
+//
+// Equivalent mutants:
+// knownhosts.go:540 `err == nil && ok && e.addr == naddr` to `(err == nil || ok) && ...` (gremlins keeps the tree): a line that is no entry has an empty addr, never naddr.
+// knownhosts.go:566 `dir == ""` to `!=`: the temporary file is made in "." instead of path's folder, which only a rename across file systems would show.
+func TestReplaceFileFails(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "known_hosts")
+	require.NoError(t, os.MkdirAll(filepath.Join(target, "inside"), 0o700))
+	err := replaceFile(target, []byte("data\n"), 0o600)
+	require.Error(t, err)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only the folder: no temporary file left")
+	assert.Equal(t, "known_hosts", entries[0].Name())
 }

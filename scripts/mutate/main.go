@@ -13,8 +13,8 @@
 //     or the default's: the switch tried it before them), a
 //     constant's initialiser, or a package-level variable's (run at every
 //     start of the package): the tests do reach it. It is then tested as
-//     gremlins would: the token swapped (through go test -overlay, the
-//     module untouched), the package's tests run with -failfast and a
+//     gremlins would: the token swapped in the syntax tree and the file
+//     printed again (given to go test with -overlay, the module untouched), the package's tests run with -failfast and a
 //     timeout, and KILLED (tests fail), LIVED (they pass), NOT VIABLE (it
 //     does not build) or TIMED OUT;
 //   - anything else stays NOT COVERED (no test runs it) if it builds, and
@@ -27,6 +27,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/parser"
+	"go/printer"
 	"go/token"
 	"os"
 	"os/exec"
@@ -45,16 +47,17 @@ import (
 )
 
 // mutations maps a gremlins mutator type to the token swaps it makes
-// (gremlins v0.6.0, internal/engine/mappings.go); INVERT_NEGATIVES turns a
-// unary minus into a plus.
-var mutations = map[string]map[string]string{
-	"ARITHMETIC_BASE":       {"+": "-", "*": "/", "/": "*", "%": "*", "-": "+"},
-	"CONDITIONALS_BOUNDARY": {">=": ">", ">": ">=", "<=": "<", "<": "<="},
-	"CONDITIONALS_NEGATION": {"==": "!=", "!=": "==", ">=": "<", ">": "<=", "<=": ">", "<": ">="},
-	"INCREMENT_DECREMENT":   {"++": "--", "--": "++"},
-	"INVERT_NEGATIVES":      {"-": "+"},
-	"INVERT_LOGICAL":        {"&&": "||", "||": "&&"},
-	"INVERT_LOOPCTRL":       {"break": "continue", "continue": "break"},
+// (gremlins v0.6.0, internal/engine/mappings.go). As gremlins does, the
+// swap is made in the syntax tree, which go/printer then writes out (with
+// the parentheses a swapped && or || needs to keep the tree).
+var mutations = map[string]map[token.Token]token.Token{
+	"ARITHMETIC_BASE":       {token.ADD: token.SUB, token.MUL: token.QUO, token.QUO: token.MUL, token.REM: token.MUL, token.SUB: token.ADD},
+	"CONDITIONALS_BOUNDARY": {token.GEQ: token.GTR, token.GTR: token.GEQ, token.LEQ: token.LSS, token.LSS: token.LEQ},
+	"CONDITIONALS_NEGATION": {token.EQL: token.NEQ, token.NEQ: token.EQL, token.GEQ: token.LSS, token.GTR: token.LEQ, token.LEQ: token.GTR, token.LSS: token.GEQ},
+	"INCREMENT_DECREMENT":   {token.INC: token.DEC, token.DEC: token.INC},
+	"INVERT_NEGATIVES":      {token.SUB: token.ADD},
+	"INVERT_LOGICAL":        {token.LAND: token.LOR, token.LOR: token.LAND},
+	"INVERT_LOOPCTRL":       {token.BREAK: token.CONTINUE, token.CONTINUE: token.BREAK},
 }
 
 type gremlinsOutput struct {
@@ -277,24 +280,10 @@ func reached(fset *token.FileSet, f *ast.File, m *mutant, covered []span) string
 // those out of its numbers.
 func test(dir, tags, work string, m *mutant, timeout time.Duration) string {
 	path := filepath.Join(dir, m.file)
-	src, err := os.ReadFile(path)
+	mutated, err := mutate(path, m)
 	if err != nil {
 		return "NOT VIABLE"
 	}
-	off, err := offset(src, m.line, m.column)
-	if err != nil {
-		return "NOT VIABLE"
-	}
-	from, to := "", ""
-	for f, t := range mutations[m.typ] {
-		if strings.HasPrefix(string(src[off:]), f) && len(f) > len(from) {
-			from, to = f, t
-		}
-	}
-	if from == "" {
-		return "NOT VIABLE"
-	}
-	mutated := append(append(append([]byte{}, src[:off]...), to...), src[off+len(from):]...)
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return "NOT VIABLE"
 	}
@@ -332,18 +321,47 @@ func test(dir, tags, work string, m *mutant, timeout time.Duration) string {
 	}
 }
 
-// offset returns the byte offset of a 1-based line and byte column.
-func offset(src []byte, line, column int) (int, error) {
-	off := 0
-	for l := 1; l < line; l++ {
-		i := strings.IndexByte(string(src[off:]), '\n')
-		if i < 0 {
-			return 0, fmt.Errorf("no line %d", line)
+// mutate returns the source of path with m's token swapped in the syntax
+// tree (the operator of a binary, unary, assignment, branch or ++/--
+// statement at m's position, as gremlins finds them).
+func mutate(path string, m *mutant) ([]byte, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+	if err != nil {
+		return nil, err
+	}
+	done := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		var tok *token.Token
+		var pos token.Pos
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			tok, pos = &n.Tok, n.TokPos
+		case *ast.BinaryExpr:
+			tok, pos = &n.Op, n.OpPos
+		case *ast.BranchStmt:
+			tok, pos = &n.Tok, n.TokPos
+		case *ast.IncDecStmt:
+			tok, pos = &n.Tok, n.TokPos
+		case *ast.UnaryExpr:
+			tok, pos = &n.Op, n.OpPos
+		default:
+			return true
 		}
-		off += i + 1
+		if p := fset.Position(pos); done || p.Line != m.line || p.Column != m.column {
+			return true
+		}
+		if to, ok := mutations[m.typ][*tok]; ok {
+			*tok, done = to, true
+		}
+		return true
+	})
+	if !done {
+		return nil, fmt.Errorf("%s:%d:%d: no %s mutation there", path, m.line, m.column, m.typ)
 	}
-	if off+column-1 >= len(src) {
-		return 0, fmt.Errorf("no column %d on line %d", column, line)
+	var b bytes.Buffer
+	if err := printer.Fprint(&b, fset, f); err != nil {
+		return nil, err
 	}
-	return off + column - 1, nil
+	return b.Bytes(), nil
 }
