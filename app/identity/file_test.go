@@ -163,3 +163,18 @@ func TestShellQuote(t *testing.T) {
 	}
 	assert.Equal(t, `'it'\''s'`, shellQuote("it's"))
 }
+
+// TestDescribeFileType: each kind of file that is not regular is named.
+func TestDescribeFileType(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		fs.ModeDir | 0o755:                "a directory",
+		fs.ModeSymlink:                    "a symbolic link",
+		fs.ModeNamedPipe:                  "a FIFO (named pipe), not a regular file",
+		fs.ModeSocket:                     "a socket, not a regular file",
+		fs.ModeDevice | fs.ModeCharDevice: "a character device, not a regular file",
+		fs.ModeDevice:                     "a device, not a regular file",
+		fs.ModeIrregular:                  "not a regular file (?---------)",
+	} {
+		assert.Equal(t, want, describeFileType(m), "%v", m)
+	}
+}

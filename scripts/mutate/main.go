@@ -17,8 +17,9 @@
 //     printed again (given to go test with -overlay, the module untouched), the package's tests run with -failfast and a
 //     timeout, and KILLED (tests fail), LIVED (they pass), NOT VIABLE (it
 //     does not build) or TIMED OUT;
-//   - a mutant inside a block that ran by this run's own profile (gremlins'
-//     position match misses some, e.g. in a one-line function literal);
+//   - a mutant inside a block that ran by this run's own profile, or in a
+//     statement that ran (the profile leaves out the rest of a statement
+//     after a function literal in it);
 //   - anything else stays NOT COVERED (no test runs it) if it builds, and
 //     is NOT VIABLE if it does not.
 //
@@ -246,6 +247,24 @@ func reached(fset *token.FileSet, f *ast.File, m *mutant, covered []span) string
 				return "a package-level variable's initialiser, run at every start of the package: Go's coverage has no counter for it"
 			}
 		}
+	}
+	// The innermost statement around the mutant: if it ran, so did the
+	// mutant's expression (Go's profile leaves out, e.g., the rest of a
+	// statement after a function literal in it), short-circuits aside.
+	var stmt ast.Stmt
+	ast.Inspect(f, func(n ast.Node) bool {
+		if n == nil || !inside(n) {
+			return false
+		}
+		if s, ok := n.(ast.Stmt); ok {
+			if _, isBlock := n.(*ast.BlockStmt); !isBlock {
+				stmt = s
+			}
+		}
+		return true
+	})
+	if _, isCase := stmt.(*ast.CaseClause); stmt != nil && !isCase && ran(stmt) {
+		return "its statement ran, by this run's coverage profile"
 	}
 	ast.Inspect(f, func(n ast.Node) bool {
 		if n == nil || why != "" || !inside(n) {
