@@ -82,6 +82,7 @@ func TestParseAuthorizedKeysBadLines(t *testing.T) {
 		{"raw key not reduced", "ML-KEM-768 " + b64(notReducedEK(k.ek)), "the ML-KEM-768 key fails its check"},
 		{"SPKI key not reduced", "ML-KEM-768 " + b64(spki(testOIDs[kem.MLKEM768], notReducedEK(k.ek))), "modulus check"},
 		{"control character", "ML-KEM-768 " + raw + " evil\x1b[2Jcomment", `the comment has the control character '\x1b'`},
+		{"control character first", "ML-KEM-768 " + raw + " \x1b[2Jcomment", `the comment has the control character '\x1b'`},
 		{"invalid UTF-8", "ML-KEM-768 " + raw + " \xff", "not valid UTF-8"},
 		{"long line", "ML-KEM-768 " + raw + " " + strings.Repeat("x", 20000), "line longer than 16384 bytes"},
 	} {
@@ -183,6 +184,7 @@ func TestFormatAuthorizedKey(t *testing.T) {
 		{"wrong size", kem.MLKEM1024, k.ek, "", "ML-KEM-1024 public key: 1184 bytes, want 1568"},
 		{"not reduced", kem.MLKEM768, notReducedEK(k.ek), "", "fails its check"},
 		{"newline in comment", kem.MLKEM768, k.ek, "a\nb", "must be valid UTF-8 without control characters"},
+		{"control character first", kem.MLKEM768, k.ek, "\x1b[2J", "must be valid UTF-8 without control characters"},
 		{"invalid UTF-8 comment", kem.MLKEM768, k.ek, "\xff", "must be valid UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
