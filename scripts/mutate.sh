@@ -56,6 +56,9 @@
 #                        gremlins would, token swapped through go test
 #                        -overlay; the rest stay NOT COVERED. The table
 #                        counts both.
+# Coverage below 100% passes only for the mutants listed in uncoverable
+# below, each with the reason no test can reach it; the table still counts
+# them, and names them.
 # The thresholds are checked here, not with --threshold-efficacy or
 # --threshold-mcover: gremlins 0.6.0 fails when a value EQUALS its threshold,
 # so 100% coverage could never pass.
@@ -97,8 +100,16 @@ fi
 mutators=(--arithmetic-base --conditionals-boundary --conditionals-negation
   --increment-decrement --invert-negatives --invert-logical --invert-loopctrl)
 
+# Mutants that no test can reach, reviewed one by one: they stay in the
+# table's "not covered" count, and the gate passes them, and no other.
+uncoverable=(
+  "app/kem circl.go:43:14 CONDITIONALS_NEGATION: circlVersion's loop over the build info's dependencies runs only in a built program (a test binary's build info lists none)"
+  "app/identity knownhosts.go:264:11 CONDITIONALS_NEGATION: checkDirExists runs after opening the file failed with ENOENT; Stat of its folder then fails otherwise only in a race"
+)
+
 status=0
 rows=()
+known_notes=()
 start=$SECONDS
 for pkg in $pkgs; do
   dir=$("$GO" list -tags "$tags" -f '{{.Dir}}' "$pkg")
@@ -142,10 +153,17 @@ for pkg in $pkgs; do
   killed=$((killed + ukilled)) lived=$((lived + ulived)) notcov=$unotcov
   timedout=$((timedout + utimedout)) notviable=$((notviable + unotviable))
   grep -E '^ *(LIVED|NOT COVERED|TIMED OUT|NOT VIABLE) ' "$log" | grep -v -E '^ *NOT COVERED .*[0-9]$' | sed "s|^|   $name: |" || true
-  read -r efficacy coverage verdict < <(awk -v k="$killed" -v l="$lived" -v c="$notcov" -v min="$min_efficacy" 'BEGIN {
+  known=0
+  for u in "${uncoverable[@]}"; do
+    read -r upkg upos utype _ <<<"$u"
+    if [ "$upkg" = "$name" ] && grep -q -F "NOT COVERED ${utype%:} at $upos (no test runs it)" "$log"; then
+      known=$((known + 1)); known_notes+=("$u")
+    fi
+  done
+  read -r efficacy coverage verdict < <(awk -v k="$killed" -v l="$lived" -v c="$notcov" -v u="$known" -v min="$min_efficacy" 'BEGIN {
     if (k + l == 0) { print "- - FAIL"; exit }          # nothing tested: no score
     e = 100 * k / (k + l); cov = 100 * (k + l) / (k + l + c)
-    printf "%.2f%% %.2f%% %s\n", e, cov, (e >= min && c == 0) ? "ok" : "FAIL" }')
+    printf "%.2f%% %.2f%% %s\n", e, cov, (e >= min && c == u) ? "ok" : "FAIL" }')
   rows+=("$(printf '%-20s %6d %5d %9d %11d %10d %8s %9s %5ds  %s' "$name" "$killed" "$lived" "$timedout" "$notcov" "$notviable" "$efficacy" "$coverage" "$secs" "$verdict")")
   [ "$verdict" = ok ] || status=1
 done
@@ -154,6 +172,7 @@ echo
 echo ">> mutation score (efficacy >= ${min_efficacy}% and coverage 100% to pass)${tags:+, -tags $tags}"
 printf '%-20s %6s %5s %9s %11s %10s %8s %9s %6s\n' package killed lived "timed out" "not covered" "not viable" efficacy coverage time
 for row in "${rows[@]}"; do echo "$row"; done
+for u in "${known_notes[@]}"; do echo "   not covered, known to be unreachable by a test: $u"; done
 echo ">> $((SECONDS - start)) s in all; logs in $logs"
 [ "$status" = 0 ] && echo ">> mutation gate passed" || echo ">> FAIL: a package is below ${min_efficacy}% efficacy or 100% mutator coverage (its LIVED and NOT COVERED mutants are listed above)"
 exit "$status"
