@@ -217,9 +217,14 @@ func TestBadFrames(t *testing.T) {
 	require.ErrorIs(t, err, frame.ErrEmpty)
 }
 
-// TestSteadyStateAllocs: Write and Read do not allocate once warm.
+// TestSteadyStateAllocs: Write and Read do not allocate once warm, also
+// for the messages whose records fill the retained buffer exactly (a write
+// buffer holds room for two records).
+//
+// Equivalent mutant: conn.go:460 `err != nil && isTimeout(err)` to `||`: isTimeout(nil) is false.
 func TestSteadyStateAllocs(t *testing.T) {
-	for _, n := range []int{1, 64, 1 << 10, retainBufSize, 64 << 10} {
+	const twoRecords = 2 * (frame.HeaderSize + wire.RecordOverhead)
+	for _, n := range []int{1, 64, 1<<10 - twoRecords, 1 << 10, retainBufSize - twoRecords, retainBufSize, 64 << 10} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			if n+frame.HeaderSize+wire.RecordOverhead > retainBufSize && raceEnabled {
 				t.Skip("sync.Pool drops items at random under the race detector: make test runs this without -race too")
