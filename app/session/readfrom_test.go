@@ -31,8 +31,7 @@ func (s *steps) Read(p []byte) (int, error) {
 // record would be an empty message to the peer's ReadMessage).
 //
 // Equivalent mutants (the bytes sent are the same; only which buffer holds them, or its size, differs):
-// copy.go:43 `retainBufSize-extra` to `+extra`; copy.go:49 `filled && bigChunk > smallChunk` to `||`, `>=` or `<=`; copy.go:54 `n == chunk` to `!=`;
-// handshake.go:36, each `+` or `*` of the hello buffer's initial capacity.
+// copy.go:43 `retainBufSize-extra` to `+extra`; copy.go:49 `filled && bigChunk > smallChunk` to `||`, `>=` or `<=`; copy.go:54 `n == chunk` to `!=`.
 // Living mutants, not equivalent, that only a write timeout inside ReadFrom would show (a record left pending): copy.go:85 `err == nil` to `!=` (no flush of pending bytes first) and copy.go:94 `big != nil` to `==` (a small record sealed in ReadFrom's own buffer).
 // Living mutant, not equivalent: handshake_client.go:146 `len(body) == 1 && body[0] == wire.RefusedClientKey` to `||`: it takes a server that refuses a client key with another reason byte, which only a hand-written server's key schedule could send.
 func TestReadFromEmptyRead(t *testing.T) {
