@@ -55,11 +55,11 @@ func TestReadFromEmptyRead(t *testing.T) {
 // seals nothing and sends nothing, and says so: it must not count as
 // written the bytes it read from r and could not send.
 //
-// FAILS today (issue 18, a bug the mutants led to): ReadFrom adds n to its
-// count whenever sendRead's error is a timeout (copy.go, `err == nil ||
-// isTimeout(err)`), but sendRead also returns the timeout of
-// pastWriteDeadline (and of flush) before it seals anything: ReadFrom
-// returns (5, deadline exceeded) and the 5 bytes are never delivered.
+// Issue 18, a bug the mutants led to: ReadFrom counted n whenever
+// sendRead's error was a timeout, also the timeout of pastWriteDeadline
+// (and of flush) before anything was sealed: it returned (5, deadline
+// exceeded) for 5 bytes never delivered. sendRead now says whether it
+// sealed.
 func TestReadFromPastWriteDeadline(t *testing.T) {
 	srv, cli := pipeSessions(t)
 	require.NoError(t, cli.SetWriteDeadline(time.Now().Add(-time.Second)))
@@ -80,10 +80,10 @@ func TestReadFromPastWriteDeadline(t *testing.T) {
 // record limit, with CLOSE sent and an error that says so, after the
 // records that fit, and counts every byte it sent, as Write does.
 //
-// FAILS today (issue 18, a bug the mutants led to): sendRead returns the
-// record-limit error after it sealed and sent the DATA record that went
-// with CLOSE, and ReadFrom does not count that record: it returns 64 where
-// 128 bytes were delivered (Write counts them, conn.go's Write loop).
+// Issue 18, a bug the mutants led to: sendRead returns the record-limit
+// error after it sealed and sent the DATA record that went with CLOSE, and
+// ReadFrom did not count that record: it returned 64 where 128 bytes were
+// delivered (Write counts them).
 func TestReadFromVersion1Limit(t *testing.T) {
 	srv, cli := v1Pair(t, 0)
 	msg := string(randomBytes(64))
