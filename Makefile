@@ -34,7 +34,7 @@ TAGS         = $(if $(HAVE_LIBOQS),liboqs)$(if $(STATIC), netgo osusergo)
 LDFLAGS      = $(if $(STATIC),-s -w -linkmode external -extldflags -static)
 
 .DEFAULT_GOAL := help
-.PHONY: help liboqs build commands test flaky bench fuzz demo docker lint clean
+.PHONY: help liboqs build commands test flaky mutate bench fuzz demo docker lint clean
 
 help: ## List the targets
 	@echo "kemtcp make targets:"
@@ -63,6 +63,9 @@ test: ## Run every test (the liboqs ones only when liboqs is installed)
 
 flaky: ## Run every test -count=50, then -race -count=20: any failure is a flaky test (about an hour)
 	scripts/flaky.sh
+
+mutate: ## Mutation testing with gremlins (efficacy per package; see the README's Tests section)
+	scripts/mutate.sh
 
 bench: build ## Run kem-bench (BENCHFLAGS=-quick for a short run)
 	@echo ">> kem-bench $(BENCHFLAGS)"

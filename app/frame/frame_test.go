@@ -84,6 +84,7 @@ func TestTruncatedPayload(t *testing.T) {
 	}
 }
 
+// Equivalent mutant, frame.go:146 `cap(r.buf) >= int(n)` to `>`: a buffer of exactly n bytes then goes through grow, which reads into the same buffer.
 func TestExactlyMax(t *testing.T) {
 	r := NewReader(bytes.NewReader(append(header(10), make([]byte, 10)...)), 10)
 	p, err := r.Next()
@@ -91,6 +92,7 @@ func TestExactlyMax(t *testing.T) {
 	require.Len(t, p, 10)
 }
 
+// Living mutant, not equivalent: frame.go:208 `> MaxSize` to `>=` refuses a payload of exactly 4 GiB - 1; a test would write 8 GiB (35 s here).
 func TestWriteRefusesEmpty(t *testing.T) {
 	require.ErrorIs(t, Write(io.Discard, nil), ErrEmpty)
 }
@@ -226,5 +228,119 @@ func TestFrameTimeoutStaleDeadlineCleared(t *testing.T) {
 	require.True(t, c.deadlines[0].IsZero())
 	require.True(t, c.deadlines[3].IsZero(), "the second frame's first byte is awaited without the first frame's deadline")
 	require.False(t, c.deadlines[4].IsZero())
+	require.True(t, c.deadline.IsZero(), "no deadline left after the last frame")
+}
+
+// errConn is a ReadDeadliner whose reads fail with err before any byte.
+type errConn struct{ err error }
+
+func (c errConn) Read([]byte) (int, error)        { return 0, c.err }
+func (c errConn) SetReadDeadline(time.Time) error { return nil }
+
+// A read error before the first byte of a frame is the caller's to see: only
+// io.EOF there is a clean end of the stream, with or without a frame timeout.
+func TestReadErrorBeforeFrame(t *testing.T) {
+	boom := errors.New("connection reset")
+	for _, timeout := range []time.Duration{0, time.Minute} {
+		t.Run(fmt.Sprint("timeout ", timeout), func(t *testing.T) {
+			r := NewReader(errConn{fmt.Errorf("read: %w", boom)}, 0)
+			r.SetFrameTimeout(timeout)
+			_, err := r.Next()
+			require.ErrorIs(t, err, boom)
+			require.NotErrorIs(t, err, io.EOF)
+		})
+	}
+}
+
+// With a frame timeout, the first byte is read on its own: a stream that
+// ends after it, or after two or three header bytes, ends inside a frame
+// (ErrTruncated, never a clean io.EOF that would lose the bytes read).
+func TestFrameTimeoutCutInHeader(t *testing.T) {
+	for n := 1; n < HeaderSize; n++ {
+		t.Run(fmt.Sprint(n, " bytes"), func(t *testing.T) {
+			r := NewReader(&scriptedConn{steps: []any{make([]byte, n)}}, 0)
+			r.SetFrameTimeout(time.Minute)
+			_, err := r.Next()
+			require.ErrorIs(t, err, ErrTruncated)
+			require.Contains(t, err.Error(), fmt.Sprintf("got %d of %d header bytes", n, HeaderSize))
+		})
+	}
+}
+
+// With a frame timeout, a reader that reports io.ErrUnexpectedEOF before any
+// byte of a new frame (as a reader that itself reads whole records may, when
+// its stream ends between them) has given no byte of a frame: a clean end,
+// io.EOF, as the doc of Next says.
+func TestFrameTimeoutUnexpectedEOFBeforeFrame(t *testing.T) {
+	r := NewReader(errConn{fmt.Errorf("record: %w", io.ErrUnexpectedEOF)}, 0)
+	r.SetFrameTimeout(time.Minute)
+	_, err := r.Next()
+	require.Equal(t, io.EOF, err)
+}
+
+// scriptedConn is a ReadDeadliner that plays a script: each Read takes the
+// next step (bytes or an error), each clearing of the deadline fails while
+// clearFails is positive, and the deadline in force at each Read is kept.
+type scriptedConn struct {
+	steps      []any // []byte or error
+	clearFails int
+	deadline   time.Time
+	deadlines  []time.Time // the deadline in force at each Read
+}
+
+func (c *scriptedConn) Read(p []byte) (int, error) {
+	c.deadlines = append(c.deadlines, c.deadline)
+	if len(c.steps) == 0 {
+		return 0, io.EOF
+	}
+	switch s := c.steps[0].(type) {
+	case error:
+		c.steps = c.steps[1:]
+		return 0, s
+	case []byte:
+		n := copy(p, s)
+		if n == len(s) {
+			c.steps = c.steps[1:]
+		} else {
+			c.steps[0] = s[n:]
+		}
+		return n, nil
+	}
+	panic("bad step")
+}
+
+func (c *scriptedConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() && c.clearFails > 0 {
+		c.clearFails--
+		return errors.New("transient failure")
+	}
+	c.deadline = t
+	return nil
+}
+
+// A deadline that could not be cleared stays to be cleared until clearing
+// succeeds, even across a Next that fails before its frame: no frame's
+// first byte is ever awaited under an earlier frame's deadline.
+func TestFrameTimeoutStaleDeadlineRetried(t *testing.T) {
+	glitch := errors.New("glitch")
+	c := &scriptedConn{
+		steps:      []any{Append(nil, []byte("a")), glitch, Append(nil, []byte("b"))},
+		clearFails: 2, // after frame "a", and again before the glitch
+	}
+	r := NewReader(c, 0)
+	r.SetFrameTimeout(time.Minute)
+	p, err := r.Next()
+	require.NoError(t, err)
+	require.Equal(t, "a", string(p))
+	_, err = r.Next()
+	require.ErrorIs(t, err, glitch)
+	p, err = r.Next()
+	require.NoError(t, err)
+	require.Equal(t, "b", string(p))
+	// Reads: "a" (first byte, header, payload), the glitch (under the
+	// deadline that could not be cleared), "b" (first byte, header, payload).
+	require.Len(t, c.deadlines, 7)
+	require.True(t, c.deadlines[0].IsZero())
+	require.True(t, c.deadlines[4].IsZero(), "b's first byte is awaited under a's deadline")
 	require.True(t, c.deadline.IsZero(), "no deadline left after the last frame")
 }

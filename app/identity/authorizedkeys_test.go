@@ -82,6 +82,7 @@ func TestParseAuthorizedKeysBadLines(t *testing.T) {
 		{"raw key not reduced", "ML-KEM-768 " + b64(notReducedEK(k.ek)), "the ML-KEM-768 key fails its check"},
 		{"SPKI key not reduced", "ML-KEM-768 " + b64(spki(testOIDs[kem.MLKEM768], notReducedEK(k.ek))), "modulus check"},
 		{"control character", "ML-KEM-768 " + raw + " evil\x1b[2Jcomment", `the comment has the control character '\x1b'`},
+		{"control character first", "ML-KEM-768 " + raw + " \x1b[2Jcomment", `the comment has the control character '\x1b'`},
 		{"invalid UTF-8", "ML-KEM-768 " + raw + " \xff", "not valid UTF-8"},
 		{"long line", "ML-KEM-768 " + raw + " " + strings.Repeat("x", 20000), "line longer than 16384 bytes"},
 	} {
@@ -183,6 +184,7 @@ func TestFormatAuthorizedKey(t *testing.T) {
 		{"wrong size", kem.MLKEM1024, k.ek, "", "ML-KEM-1024 public key: 1184 bytes, want 1568"},
 		{"not reduced", kem.MLKEM768, notReducedEK(k.ek), "", "fails its check"},
 		{"newline in comment", kem.MLKEM768, k.ek, "a\nb", "must be valid UTF-8 without control characters"},
+		{"control character first", kem.MLKEM768, k.ek, "\x1b[2J", "must be valid UTF-8 without control characters"},
 		{"invalid UTF-8 comment", kem.MLKEM768, k.ek, "\xff", "must be valid UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,4 +255,64 @@ func TestLoadAuthorizedKeys(t *testing.T) {
 	require.ErrorIs(t, err, ErrKeyFileOwner)
 	assert.ErrorContains(t, err, "is owned by uid 4242")
 	assert.ErrorContains(t, err, "an authorized-keys file must belong to the user who uses it")
+}
+
+// padded returns content followed by comment lines of at most
+// maxAuthorizedKeysLine bytes, size bytes in all.
+func padded(content string, size int) string {
+	var b strings.Builder
+	b.WriteString(content)
+	for b.Len() < size {
+		n := min(size-b.Len(), maxAuthorizedKeysLine+1) // the line and its newline
+		if rest := size - b.Len() - n; rest > 0 && rest < 2 {
+			n-- // leave room for a last line of at least "#\n"
+		}
+		b.WriteString("#" + strings.Repeat("x", n-2) + "\n")
+	}
+	return b.String()
+}
+
+// TestAuthorizedKeysLimits: a file of exactly 8 MiB, and a line of exactly
+// 16 KiB, are taken (parsed and loaded); one byte more is refused. A line
+// refused for its length does not stop the check of the lines after it.
+//
+// Equivalent mutants:
+// authorizedkeys.go:165 `continue` to `break` after a duplicate key: break leaves the switch, the last statement of the loop's body, as continue does.
+// authorizedkeys.go:185 `rest == "" || strings.TrimRight(rest, " \t") == ""` to `&&`: rest has no leading blank, so it trims to "" only if it is "".
+// authorizedkeys.go:221 `i < 0` to `i <= 0` in cutField: every caller passes a string without leading blanks, so i is never 0.
+func TestAuthorizedKeysLimits(t *testing.T) {
+	k := newTestKey(t, kem.MLKEM768)
+	line, err := FormatAuthorizedKey(kem.MLKEM768, k.ek, "dave")
+	require.NoError(t, err)
+
+	longest := "#" + strings.Repeat("x", maxAuthorizedKeysLine-1)
+	a, err := ParseAuthorizedKeys(strings.NewReader(longest+"\r\n"+line+"\n"), "ak")
+	require.NoError(t, err, "a line of exactly %d bytes (and its CR)", maxAuthorizedKeysLine)
+	require.Equal(t, 1, a.Len())
+	_, err = ParseAuthorizedKeys(strings.NewReader(longest+"x\n"+line+"\nnonsense\n"), "ak")
+	var ae *AuthorizedKeysError
+	require.ErrorAs(t, err, &ae)
+	require.Len(t, ae.Lines, 2, "the long line, and the bad line after it")
+	assert.Equal(t, 1, ae.Lines[0].Line)
+	assert.ErrorContains(t, ae.Lines[0].Err, "line longer than 16384 bytes")
+	assert.Equal(t, 3, ae.Lines[1].Line)
+
+	full := padded(line+"\n", maxAuthorizedKeysSize)
+	require.Len(t, full, maxAuthorizedKeysSize)
+	a, err = ParseAuthorizedKeys(strings.NewReader(full), "ak")
+	require.NoError(t, err, "exactly 8 MiB")
+	require.Equal(t, 1, a.Len())
+	path := filepath.Join(t.TempDir(), "authorized_keys")
+	require.NoError(t, os.WriteFile(path, []byte(full), 0o644))
+	a, err = LoadAuthorizedKeys(path)
+	require.NoError(t, err, "a file of exactly 8 MiB")
+	require.Equal(t, 1, a.Len())
+
+	_, err = ParseAuthorizedKeys(strings.NewReader(full+"#"), "ak")
+	require.ErrorIs(t, err, ErrAuthorizedKeysFile)
+	require.ErrorContains(t, err, "larger than 8 MiB")
+	require.NoError(t, os.WriteFile(path, []byte(full+"#"), 0o644))
+	_, err = LoadAuthorizedKeys(path)
+	require.ErrorIs(t, err, ErrAuthorizedKeysFile)
+	require.ErrorContains(t, err, "it is larger than 8 MiB")
 }

@@ -129,3 +129,52 @@ func TestReadPrivateKeyFileErrors(t *testing.T) {
 	assert.Contains(t, err.Error(), pub+": ")
 	assert.Contains(t, err.Error(), `"PUBLIC KEY"`)
 }
+
+// TestReadPrivateKeyFileSizeLimit: a file of exactly 64 KiB is read (and
+// refused by the parser for what it holds); one byte more is refused unread.
+func TestReadPrivateKeyFileSizeLimit(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		size   int
+		tooBig bool
+	}{{maxKeyFileSize, false}, {maxKeyFileSize + 1, true}} {
+		path := filepath.Join(dir, fmt.Sprint(tc.size))
+		require.NoError(t, os.WriteFile(path, make([]byte, tc.size), 0o600))
+		_, err := ReadPrivateKeyFile(path)
+		if tc.tooBig {
+			require.ErrorContains(t, err, "is larger than 64 KiB")
+			require.NotErrorIs(t, err, ErrMalformedKey)
+		} else {
+			require.ErrorIs(t, err, ErrMalformedKey, "%d bytes are read and parsed", tc.size)
+		}
+	}
+}
+
+// TestShellQuote: letters, digits and -_./+,:@%= are pasted as they are,
+// anything else (the neighbours of each range included) is quoted.
+//
+// Equivalent mutant: file.go:181 `break` to `continue`: safe is already false and nothing else changes in the loop.
+func TestShellQuote(t *testing.T) {
+	for _, s := range []string{"a", "z", "A", "Z", "0", "9", "-_./+,:@%=", "/home/me/.config/kemtcp/id_mlkem768"} {
+		assert.Equal(t, s, shellQuote(s))
+	}
+	for _, s := range []string{"`", "{", "[", "@[", "a b", "Z\n", "é", ""} {
+		assert.Equal(t, "'"+s+"'", shellQuote(s), "%q", s)
+	}
+	assert.Equal(t, `'it'\''s'`, shellQuote("it's"))
+}
+
+// TestDescribeFileType: each kind of file that is not regular is named.
+func TestDescribeFileType(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		fs.ModeDir | 0o755:                "a directory",
+		fs.ModeSymlink:                    "a symbolic link",
+		fs.ModeNamedPipe:                  "a FIFO (named pipe), not a regular file",
+		fs.ModeSocket:                     "a socket, not a regular file",
+		fs.ModeDevice | fs.ModeCharDevice: "a character device, not a regular file",
+		fs.ModeDevice:                     "a device, not a regular file",
+		fs.ModeIrregular:                  "not a regular file (?---------)",
+	} {
+		assert.Equal(t, want, describeFileType(m), "%v", m)
+	}
+}

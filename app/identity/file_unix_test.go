@@ -163,6 +163,10 @@ func TestReadPrivateKeyFileSymlink(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// Living mutant when the tests run as root (as on this machine), killed by
+// TestWriteReadPrivateKeyFile as any other user: file_unix.go:34
+// `int(st.Uid) == uid || st.Uid == 0` to `&&` (for root, both are the same test).
+// Equivalent mutant: file_unix.go:51 `err == nil` to `!=` in syncDir: only a crash shows a skipped fsync of the folder (and Sync of a nil *os.File is an error, not a panic).
 func TestReadPrivateKeyFileOwner(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "server.key")
 	require.NoError(t, WritePrivateKeyFile(path, kem.MLKEM512, randomSeed(t, kem.MLKEM512)))

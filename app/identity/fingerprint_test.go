@@ -53,6 +53,7 @@ func TestFingerprintFormat(t *testing.T) {
 	assert.Equal(t, "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", Fingerprint(nil))
 }
 
+// Equivalent mutant: fingerprint.go:61 `err != nil || len(sum) != sha256.Size` to `&&`: 43 characters that decode without error always make 32 bytes, and a failed decode returns fewer.
 func TestCheckPin(t *testing.T) {
 	_, ek := keyMaterial(t, kem.MLKEM768, randomSeed(t, kem.MLKEM768))
 	_, other := keyMaterial(t, kem.MLKEM768, randomSeed(t, kem.MLKEM768))
@@ -76,6 +77,8 @@ func TestCheckPin(t *testing.T) {
 		{"SHA256:", "0 base64 characters"},
 		{b64, `want "SHA256:" followed by 43 base64 characters`},
 		{"sha256:" + b64, `the prefix must be written "SHA256:"`},
+		{"sha256:", `the prefix must be written "SHA256:"`}, // the prefix alone, in the wrong case
+		{"SHA25", `want "SHA256:" followed by 43 base64 characters`},
 		{"MD5:" + b64, `want "SHA256:"`},
 		{pin + "=", "remove the trailing '='"},
 		{pin[:len(pin)-1], "42 base64 characters"},

@@ -516,3 +516,51 @@ func TestParsePublicKeyErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBareSeedThatLooksLikeDER: OpenSSL's bare seed is 64 random bytes; one
+// that happens to start like a DER element of the CHOICE (a tag and a short
+// length) but is not one whole element is still the bare seed.
+//
+// Equivalent mutants:
+// keyfile.go:545 `len(priv) < 2` to `<= 2`: parseChoice uses the answer only for a priv of a seed's or an expanded key's size.
+// keyfile.go:681 `len(ek)+32` to `len(ek)-32`: the builder's initial capacity only.
+// keyfile.go:825 `i >= 0` to `> 0`: rest starts with no white space, so "\n-----BEGIN " is never at index 0.
+func TestBareSeedThatLooksLikeDER(t *testing.T) {
+	oid := testOIDs[kem.MLKEM768]
+	for _, tag := range []byte{0x80, 0x04, 0x30} { // seed [0], expandedKey, both
+		seed := randomSeed(t, kem.MLKEM768)
+		seed[0], seed[1] = tag, 0x10 // a 16-byte element, then 46 more bytes
+		k, err := ParsePrivateKeyPEM(pemOf("PRIVATE KEY", oak{oid: oid, priv: seed}.der()))
+		require.NoError(t, err, "tag %#02x", tag)
+		assert.Equal(t, FormBareSeed, k.Form)
+		assert.Equal(t, seed, k.Seed)
+	}
+}
+
+// TestPEMErrorsNameTheKind: a PEM error says which kind of key was read.
+func TestPEMErrorsNameTheKind(t *testing.T) {
+	_, err := ParsePrivateKeyPEM(nil)
+	require.ErrorContains(t, err, "private key: the input is empty")
+	_, _, err = ParsePublicKeyPEM(nil)
+	require.ErrorContains(t, err, "public key: the input is empty")
+}
+
+// TestDescribeStart: the first 24 bytes, quoted if they are printable UTF-8
+// (newlines and tabs allowed), else in hex; "..." when more follow.
+func TestDescribeStart(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "nothing"},
+		{"abcdefghijklmnopqrstuvwx", `"abcdefghijklmnopqrstuvwx"`},
+		{"abcdefghijklmnopqrstuvwxy", `"abcdefghijklmnopqrstuvwx"...`},
+		{"a\nb\tc", `"a\nb\tc"`},
+		{"a\x01", "bytes 61 01"},
+		{"a\x1f", "bytes 61 1f"},
+		{"a\x7f", "bytes 61 7f"},
+		{" ~", `" ~"`},
+		{"\xffa", "bytes ff 61"},
+		{"büro", `"büro"`},
+		{strings.Repeat("\x00", 30), "bytes " + strings.TrimSpace(strings.Repeat("00 ", 24)) + "..."},
+	} {
+		assert.Equal(t, tc.want, describeStart([]byte(tc.in)), "%q", tc.in)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,6 +42,7 @@ func TestKnownHostsExplicitPathMissingDir(t *testing.T) {
 	err = h.Add("a.example:1", kem.MLKEM768, newTestKey(t, kem.MLKEM768).ek)
 	require.ErrorIs(t, err, ErrKnownHostsFile)
 	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.ErrorContains(t, err, "cannot use the known-hosts file "+path+": its directory "+sub+" does not exist")
 	assert.NotErrorIs(t, err, ErrHostKeyChanged)
 	_, err = os.Stat(sub)
 	require.ErrorIs(t, err, fs.ErrNotExist, "no directory created")
@@ -195,6 +197,30 @@ func TestKnownHostsRemoveMissingFile(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist, "nothing created")
 }
 
+// A file deleted since it was loaded: Remove forgets the host in memory,
+// and only that host, and creates nothing.
+func TestKnownHostsRemoveDeletedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	a, b := newTestKey(t, kem.MLKEM768), newTestKey(t, kem.MLKEM768)
+	require.NoError(t, os.WriteFile(path, []byte("a.example:1 ML-KEM-768 "+a.fp+"\nb.example:1 ML-KEM-768 "+b.fp+"\n"), 0o600))
+	h, err := LoadKnownHosts(path)
+	require.NoError(t, err)
+	require.Equal(t, 2, h.Len())
+	require.NoError(t, os.Remove(path))
+	n, err := h.Remove("A.example:01")
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "no line removed from a file")
+	assert.Equal(t, 1, h.Len())
+	res, err := h.Check("b.example:1", kem.MLKEM768, b.ek)
+	require.NoError(t, err)
+	assert.Equal(t, Known, res)
+	res, err = h.Check("a.example:1", kem.MLKEM768, a.ek)
+	require.NoError(t, err)
+	assert.Equal(t, Unknown, res)
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, fs.ErrNotExist, "nothing created")
+}
+
 // Adds (by several KnownHosts, as several processes) and removals at once:
 // no line added is lost to a removal that rewrote the file, no line is
 // broken, and every removed line is gone.
@@ -279,4 +305,43 @@ func mustLoad(t *testing.T, path string) *KnownHosts {
 	h, err := LoadKnownHosts(path)
 	require.NoError(t, err)
 	return h
+}
+
+// TestKnownHostsDirBecameFile: Add to an explicit path whose directory has
+// become a file since loading is an error that says so (not a directory),
+// and creates nothing.
+func TestKnownHostsDirBecameFile(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	require.NoError(t, os.Mkdir(sub, 0o700))
+	path := filepath.Join(sub, "known_hosts")
+	h, err := LoadKnownHosts(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(sub))
+	require.NoError(t, os.WriteFile(sub, []byte("a file"), 0o600))
+	err = h.Add("a.example:1", kem.MLKEM768, newTestKey(t, kem.MLKEM768).ek)
+	require.ErrorIs(t, err, ErrKnownHostsFile)
+	require.ErrorIs(t, err, syscall.ENOTDIR)
+	assert.ErrorContains(t, err, "cannot create the known-hosts file "+path)
+	assert.Equal(t, 0, h.Len())
+}
+
+// TestReplaceFileFails: when the final rename fails (here: the target is a
+// folder), replaceFile says so and leaves no temporary file behind.
+//
+// Not coverable: knownhosts.go:264 `case err != nil:` in checkDirExists, which runs only after opening the file gave ENOENT; Stat of its folder then fails only with ENOENT too, but in a race.
+//
+// Equivalent mutants:
+// knownhosts.go:540 `err == nil && ok && e.addr == naddr` to `(err == nil || ok) && ...` (gremlins keeps the tree): a line that is no entry has an empty addr, never naddr.
+// knownhosts.go:566 `dir == ""` to `!=`: the temporary file is made in "." instead of path's folder, which only a rename across file systems would show.
+func TestReplaceFileFails(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "known_hosts")
+	require.NoError(t, os.MkdirAll(filepath.Join(target, "inside"), 0o700))
+	err := replaceFile(target, []byte("data\n"), 0o600)
+	require.Error(t, err)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only the folder: no temporary file left")
+	assert.Equal(t, "known_hosts", entries[0].Name())
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -381,6 +382,7 @@ func TestNormalizeAddr(t *testing.T) {
 		{"example.com:http", `port "http"`},
 		{"exa mple.com:1", "the host has the character ' '"},
 		{"a#b:1", "the host has the character '#'"},
+		{"#b:1", "the host has the character '#'"}, // at its first character
 		{"[a:b]:1", "neither an IP address nor a host name"},
 		{"[::1]", "has no port"},
 		{"[::1:80", "missing ']'"},
@@ -424,4 +426,33 @@ func setConfigDir(t *testing.T, dir string) {
 		t.Skip("the configuration directory is set through XDG_CONFIG_HOME on Unix only")
 	}
 	t.Setenv("XDG_CONFIG_HOME", dir)
+}
+
+// TestIsDefaultKnownHostsPath: only the default location, however it is
+// written, is the default.
+func TestIsDefaultKnownHostsPath(t *testing.T) {
+	dir := t.TempDir()
+	setConfigDir(t, dir)
+	def, err := DefaultKnownHostsPath()
+	require.NoError(t, err)
+	assert.True(t, isDefaultKnownHostsPath(def))
+	assert.True(t, isDefaultKnownHostsPath(filepath.Join(dir, "kemtcp", ".", "known_hosts")))
+	assert.False(t, isDefaultKnownHostsPath(filepath.Join(dir, "kemtcp", "other_hosts")))
+	assert.False(t, isDefaultKnownHostsPath("known_hosts"))
+}
+
+// TestQuoteLine: a line of up to 200 bytes is quoted whole, a longer one cut.
+func TestQuoteLine(t *testing.T) {
+	l200 := strings.Repeat("x", 200)
+	assert.Equal(t, strconv.Quote(l200), quoteLine(l200))
+	assert.Equal(t, strconv.Quote(l200)+"...", quoteLine(l200+"y"))
+}
+
+// TestHostKeyChangedErrorWhere: the warning names the file and line of the
+// old key, or the file alone for a key this process added (line 0).
+func TestHostKeyChangedErrorWhere(t *testing.T) {
+	e := &HostKeyChangedError{Addr: "a.example:1", Path: "/k/known_hosts", Line: 3, OldKEM: kem.MLKEM768, NewKEM: kem.MLKEM768}
+	assert.Contains(t, e.Error(), "the known-hosts file /k/known_hosts:3 holds this key")
+	e.Line = 0
+	assert.Contains(t, e.Error(), "the known-hosts file /k/known_hosts holds this key")
 }

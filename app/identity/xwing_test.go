@@ -165,6 +165,7 @@ func TestXWingHandBuilt(t *testing.T) {
 		{"seed in an OCTET STRING", oak{oid: oid, priv: wrapped(0x04)}.der(),
 			"the privateKey OCTET STRING holds a DER element (tag 0x04) wrapping 32 bytes; want the raw 32-byte seed with no inner tag"},
 		{"seed [0] as ML-KEM's", oak{oid: oid, priv: wrapped(0x80)}.der(), "holds a DER element (tag 0x80) wrapping 32 bytes"},
+		{"wrapped seed and a trailing byte", oak{oid: oid, priv: append(wrapped(0x04), 0)}.der(), "the privateKey OCTET STRING holds 35 bytes; want the raw 32-byte seed"}, // not one DER element
 		{"composite layout", oak{oid: oid, priv: composite}.der(),
 			"holds 96 bytes, the size of a composite id-MLKEM768-X25519-SHA3-256 private key (a 64-byte ML-KEM seed and an X25519 key), which is not an X-Wing key"},
 		{"ML-KEM seed", oak{oid: oid, priv: choiceSeed(randomSeed(t, kem.MLKEM768))}.der(), "holds 66 bytes"},

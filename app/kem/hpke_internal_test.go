@@ -36,3 +36,12 @@ func TestXWingKeyExchangerAfterDestroy(t *testing.T) {
 	require.Nil(t, got)
 	require.Equal(t, dk.EncapsulationKey().Bytes()[mlkem768EKSize:], kx.PublicKey().Bytes(), "the public half stays")
 }
+
+// TestHPKEPrivateKeyNilXWingKey: a nil X-Wing key is refused like any key
+// HPKE cannot take, not dereferenced.
+func TestHPKEPrivateKeyNilXWingKey(t *testing.T) {
+	sk, err := HPKEPrivateKey((*xwingDecapsulationKey)(nil))
+	require.Nil(t, sk)
+	require.ErrorIs(t, err, ErrUnsupported)
+	require.ErrorContains(t, err, "it takes an X-Wing key, got *kem.xwingDecapsulationKey")
+}

@@ -51,6 +51,7 @@ func validCoefficients(r *mathrand.Rand, n int) []byte {
 // (both halves of every byte triple, both lanes of every word the fast loop
 // reads, and the tail), for every length the three parameter sets use and
 // some odd ones.
+// Equivalent mutant: modulus.go:48 `len(b) >= 14` to `> 14`: 14 bytes left over go through the three-byte loop instead, which checks the same coefficients.
 func TestCoefficientsBelowQEveryPosition(t *testing.T) {
 	r := mathrand.New(mathrand.NewPCG(1, 2))
 	for _, n := range []int{0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 384, 768, 1152, 1536} {

@@ -274,3 +274,17 @@ func cloneBundle(b *Bundle) *Bundle {
 		AAD:           bytes.Clone(b.AAD),
 	}
 }
+
+// TestKeyIndex: each of the bundle's keys has its place, and any other key
+// none (-1), which ParseBundle refuses even if the shape check before it
+// let the key through.
+//
+// Equivalent mutant: bundle.go:130 `i < 0 || !ok` to `&&`: the shape check before it (pickle.DecodeShape with the bundle's keys and bytes values) already refuses an unknown key and a value that is not bytes.
+func TestKeyIndex(t *testing.T) {
+	for i, k := range bundleKeys {
+		require.Equal(t, i, keyIndex(k))
+	}
+	for _, k := range []string{"", "mac", "Nonce", "nonce "} {
+		require.Equal(t, -1, keyIndex(k), "%q", k)
+	}
+}

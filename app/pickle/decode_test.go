@@ -117,6 +117,10 @@ func TestRefusalMessages(t *testing.T) {
 	}
 }
 
+// Equivalent mutants:
+// decode.go:127, 131 and 167 `d.frameEnd >= 0` to `> 0`: frameEnd is -1 or the end of a FRAME, which starts after PROTO: never 0.
+// decode.go:245 `idx > d.memoLen` to `>=`: the case before it takes idx == d.memoLen.
+// decode.go:234 `break` to `continue` after MEMOIZE: the only statement after the switch checks the stack's size, which MEMOIZE does not change.
 func TestDecodeErrors(t *testing.T) {
 	big := strings.Repeat("x", 300)
 	for _, tc := range []struct {
@@ -163,6 +167,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"MEMOIZE after MARK", cat(p4, "}(\x94u."), ErrMalformed, "MEMOIZE at offset 4: nothing to memoize"},
 		{"BINPUT on empty stack", cat(p3, "q\x00."), ErrMalformed, "BINPUT at offset 2: nothing to memoize"},
 		{"BINPUT skips", cat(p3, "}q\x01."), ErrMalformed, "BINPUT at offset 3: memo index 1 skips ahead of the memo's 0 entries"},
+		{"BINPUT skips after one", cat(p3, "}q\x00q\x02."), ErrMalformed, "BINPUT at offset 5: memo index 2 skips ahead of the memo's 1 entries"},
 		{"LONG_BINPUT huge", cat(p3, "}r\xff\xff\xff\xff."), ErrMalformed, "memo index 4294967295 skips ahead"},
 		{"LONG_BINPUT after MEMOIZE", cat(p4, "}\x94r\x02\x00\x00\x00."), ErrMalformed, "memo index 2 skips ahead of the memo's 1 entries"},
 		{"BINPUT truncated", cat(p3, "}q"), ErrTruncated, "BINPUT at offset 3 needs 1 argument bytes, 0 left in the input"},

@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -12,6 +13,12 @@ type otherValue struct{}
 
 func (otherValue) Kind() Kind { return 99 }
 
+// Equivalent mutants:
+// encode.go:69, 79 and 132 `e.frameStart < 0` / `>= 0` to `<= 0` / `> 0`: a frame never starts at 0, PROTO comes first.
+// encode.go:132 `e.framing && e.frameStart >= 0` to `(e.framing || ...)`: frameStart is set only when framing.
+// opcodes.go:86 `op >= 0x20` to `>` and `op < 0x7f` to `<=`: 0x20 and 0x7f are no opcodes, so they are described by number either way.
+// shape.go:74 `s.KeyKind > KindDict` and `s.ValueKind > KindDict` to `>=`: the conditions before them refuse KindDict already.
+// decode.go:266 `(len(d.stack)-m)%2` to `+m`: a sum and a difference have the same parity.
 func TestEncodeErrors(t *testing.T) {
 	cyclic := &Dict{}
 	inner := &Dict{}
@@ -27,6 +34,7 @@ func TestEncodeErrors(t *testing.T) {
 		{"nil dict", (*Dict)(nil), "nil value"},
 		{"cycle", cyclic, "dicts nested more than 64 deep (or a dict that holds itself)"},
 		{"bad str", String("a\xffb"), `str is not valid UTF-8: b'a\xffb'`},
+		{"long bad str", String(strings.Repeat("a", 50) + "\xff"), "str is not valid UTF-8: b'" + strings.Repeat("a", 40) + "'..."},
 		{"bad str in dict", mustDict(t, Item{String("k"), String("\xed\xa0\x80")}), "is not valid UTF-8"},
 		{"bad str key", mustDict(t, Item{String("\xc0\x80"), Bytes("v")}), "is not valid UTF-8"},
 		{"foreign Value", otherValue{}, "unknown Value type pickle.otherValue"},
@@ -134,6 +142,36 @@ func TestEqual(t *testing.T) {
 	ab := mustDict(t, Item{String("a"), Bytes("1")}, Item{String("b"), Bytes("2")})
 	ba := mustDict(t, Item{String("b"), Bytes("2")}, Item{String("a"), Bytes("1")})
 	require.False(t, Equal(ab, ba), "order matters")
+
+	// Empty values of different kinds differ; a nil dict is no empty dict.
+	require.False(t, Equal(Bytes{}, String("")))
+	require.False(t, Equal(String(""), Bytes{}))
+	require.False(t, Equal(Bytes{}, nil))
+	require.False(t, Equal((*Dict)(nil), &Dict{}))
+	require.False(t, Equal(&Dict{}, (*Dict)(nil)))
+
+	// Dicts nested up to MaxDepth deep compare; deeper ones are never equal.
+	require.True(t, Equal(chain(t, MaxDepth), chain(t, MaxDepth)))
+	require.False(t, Equal(chain(t, MaxDepth+1), chain(t, MaxDepth+1)))
+}
+
+// chain returns n dicts nested in one another, each under the key "k". It
+// builds them from the outside in, so Set's depth check (which sees only
+// the depth of the dict it adds) lets it go past MaxDepth.
+//
+// Equivalent mutants:
+// value.go:152 `len(d.items) > indexThreshold` to `>=` or `<=`, and value.go:153 `2*len(d.items)` to `/`: when the lookup index is built, and its capacity, change no result.
+// value.go:246 `depth+1` to `depth-1` for the key: keys are bytes or str, never dicts.
+func chain(t *testing.T, n int) *Dict {
+	t.Helper()
+	outer := &Dict{}
+	d := outer
+	for range n - 1 {
+		inner := &Dict{}
+		require.NoError(t, d.Set(String("k"), inner))
+		d = inner
+	}
+	return outer
 }
 
 // randomValue builds a random value; budget bounds its total size.
@@ -197,4 +235,24 @@ func TestRoundTripRandom(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEncodeHugeBytesProtocol3: a bytes object over 4 GiB needs BINBYTES8,
+// which protocol 3 lacks: refused, without copying it. (The 4 GiB are
+// allocated but never touched: the allocator hands out zeroed pages lazily.)
+//
+// Living mutants, not equivalent, that a test would need 4 GiB of output to
+// catch: encode.go:121 `e.memo <= math.MaxUint32` to `<` (2^32-1 memoized
+// objects), encode.go:141 and 158 `n <= math.MaxUint32` to `<` (a bytes or
+// str of exactly 4 GiB - 1), encode.go:143 `e.proto >= 4` to `>` (a
+// protocol 4 bytes of over 4 GiB).
+func TestEncodeHugeBytesProtocol3(t *testing.T) {
+	if math.MaxInt <= math.MaxUint32 {
+		t.Skip("no 4 GiB slice on a 32-bit platform")
+	}
+	huge := Bytes(make([]byte, int(uint64(math.MaxUint32)+1)))
+	out, err := EncodeProtocol(huge, 3)
+	require.Nil(t, out)
+	require.ErrorIs(t, err, ErrEncode)
+	require.EqualError(t, err, "pickle: cannot encode: a bytes object of 4294967296 bytes needs protocol 4")
 }

@@ -70,6 +70,7 @@ func TestDecodeShapeAccepts(t *testing.T) {
 		{"bytes", &Shape{Kind: KindBytes}, cat(p4, "C\x03abc.")},
 		{"str", &Shape{Kind: KindString}, cat(p4, "\x8c\x01a.")},
 		{"any keys and values", &Shape{Kind: KindDict, MaxItems: 3}, cat(p4, "}(C\x01aC\x00\x8c\x01a\x8c\x00\x8c\x01bC\x00u.")},
+		{"no keys, no limit: up to MaxStack items", &Shape{Kind: KindDict}, cat(p4, "}(C\x01aC\x00C\x01bC\x00C\x01cC\x00u.")},
 		{"nil shape is Decode", nil, nestedDicts(3)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,6 +104,7 @@ func TestDecodeShapeRefuses(t *testing.T) {
 		{"dict value", bundle, cat(p4, "}(\x8c\x03aad}u."), ErrShape, "pickle: message key 'aad' holds a dict, not bytes (EMPTY_DICT at offset 9)"},
 		{"dict value, any kind", &Shape{Kind: KindDict, MaxItems: 1}, cat(p4, "}C\x01k}s."), ErrShape, "holds a dict, not bytes or a str"},
 		{"too many items", &Shape{Kind: KindDict, MaxItems: 2}, cat(p4, "}(C\x01aC\x00C\x01bC\x00C\x01cC\x00u."), ErrShape, "pickle: value has more than 2 items (SHORT_BINBYTES at offset 14)"},
+		{"more items than keys", &Shape{Kind: KindDict, Keys: []string{"a", "b"}}, cat(p4, "}(\x8c\x01aC\x00\x8c\x01bC\x00\x8c\x01aC\x00u."), ErrShape, "pickle: value has more than 2 items (SHORT_BINUNICODE at offset 14)"},
 		{"too many items over batches", &Shape{Kind: KindDict, MaxItems: 2}, cat(p4, "}(C\x01aC\x00C\x01bC\x00u(C\x01cC\x00u."), ErrShape, "has more than 2 items (SHORT_BINBYTES at offset 16)"},
 		{"duplicate pending key", bundle, cat(p4, "}(\x8c\x03aadC\x00\x8c\x03aadC\x00u."), ErrMalformed, "pickle: SHORT_BINUNICODE at offset 11: duplicate dict key 'aad'"},
 		{"duplicate key over batches", bundle, cat(p4, "}(\x8c\x03aadC\x00u(\x8c\x03aadC\x00u."), ErrMalformed, "SHORT_BINUNICODE at offset 13: duplicate dict key 'aad'"},

@@ -292,6 +292,9 @@ func TestConfigErrors(t *testing.T) {
 				err = Client(a, tc.cc).Handshake()
 			}
 			require.ErrorIs(t, err, ErrConfig)
+			if name == "tiny MaxFrame" {
+				require.ErrorContains(t, err, "MaxFrame 17 is outside [18, 1073741824]")
+			}
 		})
 	}
 }

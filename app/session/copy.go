@@ -51,8 +51,8 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 		n, rerr := r.Read(buf[bodyAt : bodyAt+chunk])
 		filled = n == chunk
 		if n > 0 {
-			err := c.sendRead(buf, big, n)
-			if err == nil || isTimeout(err) { // sealed: it will be delivered
+			sealed, err := c.sendRead(buf, big, n)
+			if sealed { // sent, or pending after a timeout: it will be delivered
 				total += int64(n)
 				c.bytesOut.Add(uint64(n))
 			}
@@ -73,17 +73,19 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 
 // sendRead seals and writes the n bytes ReadFrom read into buf (a pooled
 // buffer when big is not nil, which then goes to the pool once written).
-func (c *Conn) sendRead(buf []byte, big *[]byte, n int) error {
+// sealed reports whether the record was sealed and so will reach the peer:
+// sent, sent together with version 1's CLOSE, or pending after a timeout.
+func (c *Conn) sendRead(buf []byte, big *[]byte, n int) (sealed bool, err error) {
 	if !c.beginWrite() {
 		if big != nil {
 			putPooled(big)
 		}
-		return net.ErrClosed
+		return false, net.ErrClosed
 	}
 	defer c.endWrite()
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
-	err := c.writable()
+	err = c.writable()
 	if err == nil {
 		err = c.pastWriteDeadline()
 	}
@@ -94,7 +96,7 @@ func (c *Conn) sendRead(buf []byte, big *[]byte, n int) error {
 		if big != nil {
 			putPooled(big)
 		}
-		return err
+		return false, err
 	}
 	if big != nil {
 		c.out.big = big // writeOut pools it, or keeps it while pending
@@ -107,12 +109,12 @@ func (c *Conn) sendRead(buf []byte, big *[]byte, n int) error {
 		err = c.sendRecord(wire.RecordData, buf[bodyAt:bodyAt+n])
 	}
 	if err != nil {
-		return err
+		return isTimeout(err), err
 	}
-	if c.out.closed { // version 1's record limit
-		return fmt.Errorf("session: %w: %w: the version-1 record limit was reached, and CLOSE sent", ErrClosed, ErrRecordLimit)
+	if c.out.closed { // version 1's record limit: CLOSE went with the record
+		return true, fmt.Errorf("session: %w: %w: the version-1 record limit was reached, and CLOSE sent", ErrClosed, ErrRecordLimit)
 	}
-	return nil
+	return true, nil
 }
 
 // sendInPlace seals the n-byte body that sits in buf at its place for

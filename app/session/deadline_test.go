@@ -2,8 +2,10 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -136,5 +138,52 @@ func TestFrameTimeout(t *testing.T) {
 		require.ErrorContains(t, err, "too slow")
 	case <-time.After(5 * time.Second):
 		t.Fatal("the frame timeout did not fire")
+	}
+}
+
+// TestFrameTimeoutIdleAfterFrame: the frame timeout bounds a frame, not
+// the wait after it: once a frame is read whole, the connection may sit
+// idle longer than the timeout, and the next frame is read.
+//
+// Equivalent mutant: conn.go:209 `c.set.frameTimeout <= 0` to `< 0`: with no timeout the frame timer never started, so stopping it finds nothing to stop.
+func TestFrameTimeoutIdleAfterFrame(t *testing.T) {
+	sc, cc := defaultConfigs(t, kem.MLKEM768)
+	sc.FrameTimeout = 100 * time.Millisecond
+	srv, cli := handshake(t, sc, cc)
+	buf := make([]byte, 10)
+	go cli.Write([]byte("one"))
+	n, err := srv.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "one", string(buf[:n]))
+	time.Sleep(300 * time.Millisecond) // idle for three frame timeouts: the point of the test
+	go cli.Write([]byte("two"))
+	n, err = srv.Read(buf)
+	require.NoError(t, err, "idle after a frame is no slow frame")
+	require.Equal(t, "two", string(buf[:n]))
+}
+
+// TestHandshakeContextCancel: cancelling the context of a handshake that
+// waits for its peer ends it at once (the connection is closed), with an
+// error that says so and wraps the context's error.
+func TestHandshakeContextCancel(t *testing.T) {
+	_, cc := defaultConfigs(t, kem.MLKEM768)
+	srvRaw, cliRaw := net.Pipe() // no deadlines: only the context can end the wait
+	defer srvRaw.Close()
+	defer cliRaw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- Client(cliRaw, cc).HandshakeContext(ctx) }()
+	// Two bytes of a ServerHello's header: net.Pipe's Write returns once
+	// the client has read them, so the client now waits for the rest.
+	_, err := srvRaw.Write([]byte{0, 0})
+	require.NoError(t, err)
+	cancel()
+	select {
+	case err := <-errc:
+		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorContains(t, err, "session: handshake interrupted: context canceled")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled handshake did not end")
 	}
 }

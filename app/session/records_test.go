@@ -217,9 +217,14 @@ func TestBadFrames(t *testing.T) {
 	require.ErrorIs(t, err, frame.ErrEmpty)
 }
 
-// TestSteadyStateAllocs: Write and Read do not allocate once warm.
+// TestSteadyStateAllocs: Write and Read do not allocate once warm, also
+// for the messages whose records fill the retained buffer exactly (a write
+// buffer holds room for two records).
+//
+// Equivalent mutant: conn.go:460 `err != nil && isTimeout(err)` to `||`: isTimeout(nil) is false.
 func TestSteadyStateAllocs(t *testing.T) {
-	for _, n := range []int{1, 64, 1 << 10, retainBufSize, 64 << 10} {
+	const twoRecords = 2 * (frame.HeaderSize + wire.RecordOverhead)
+	for _, n := range []int{1, 64, 1<<10 - twoRecords, 1 << 10, retainBufSize - twoRecords, retainBufSize, 64 << 10} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			if n+frame.HeaderSize+wire.RecordOverhead > retainBufSize && raceEnabled {
 				t.Skip("sync.Pool drops items at random under the race detector: make test runs this without -race too")
@@ -374,4 +379,33 @@ func TestIdleMemory(t *testing.T) {
 		assert.LessOrEqual(t, cap(c.out.buf), minBufSize)
 	}
 	runtime.KeepAlive(clients)
+}
+
+// TestClientMaxFrame: the client holds to its own MaxFrame, whatever the
+// server's: a record of exactly MaxFrame bytes is read, and a raw server
+// that then announces one byte more is refused before the client reads or
+// allocates the record (issue 18: a client that ignored its limit passed
+// every other test).
+func TestClientMaxFrame(t *testing.T) {
+	sc, cc := defaultConfigs(t, kem.MLKEM768)
+	cc.MaxFrame = 1000 // the server keeps the default, 1 MiB
+	srvRaw, cliRaw := tcpPair(t)
+	srv, cli, srvErr, cliErr := handshakeOn(srvRaw, cliRaw, sc, cc)
+	require.NoError(t, srvErr)
+	require.NoError(t, cliErr)
+	require.Equal(t, 1000-wire.RecordOverhead, cli.MaxMessageSize())
+
+	msg := randomBytes(1000 - wire.RecordOverhead) // a 1000-byte record
+	go srv.Write(msg)
+	got := make([]byte, len(msg))
+	_, err := io.ReadFull(cli, got)
+	require.NoError(t, err)
+	require.Equal(t, msg, got)
+
+	// The whole record, so that a client over its limit fails at once.
+	_, err = srvRaw.Write(frame.Append(nil, randomBytes(1001)))
+	require.NoError(t, err)
+	_, err = cli.Read(make([]byte, 1))
+	require.ErrorIs(t, err, frame.ErrTooLarge)
+	assert.Contains(t, err.Error(), "session: from the server: frame too large: 1001 bytes, limit 1000")
 }

@@ -191,6 +191,10 @@ func TestParseHelloEveryWrongLength(t *testing.T) {
 	}
 }
 
+// Equivalent mutants:
+// hello.go:116 `len(p) < MagicSize` to `<=`: with len(p) == MagicSize the outer test means p is not Magic, so Magic[:len(p)] == p is false either way.
+// hello.go:159 `len(payload) > RefusalSize` to `>=`: a refusal of exactly RefusalSize bytes is returned by the test before it.
+// schedule.go:34 `len(a)+len(b)` to `-`: the initial capacity of a slice that append then grows.
 func TestParseServerHelloErrors(t *testing.T) {
 	p768, ok := kem.ParamsByID(0x0201)
 	require.True(t, ok)
