@@ -52,7 +52,7 @@ commands: ## Build kem-server and kem-client only into bin/ (what the Docker ima
 test: ## Run every test (the liboqs ones only when liboqs is installed)
 	scripts/test.sh
 
-bench: build ## Run kem-bench (BENCHFLAGS=-quick for a short run)
+bench: build ## Run bin/kem-bench, not the Go benchmarks (BENCHFLAGS=-quick: about 30 s, judges no target)
 	@echo ">> kem-bench $(BENCHFLAGS)"
 	$(BIN)/kem-bench $(BENCHFLAGS)
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,7 +132,7 @@ func (c *Config) measureTunnel(r *Report) error {
 		case toolMissing(err):
 			res.Status, res.Detail = TunnelNotInstalled, err.Error()
 		default:
-			res.Status = "failed: " + err.Error()
+			res.Status = "failed: " + oneLine(err.Error())
 		}
 		tr.Tools = append(tr.Tools, res)
 	}
@@ -145,7 +146,7 @@ func (c *Config) measureTunnel(r *Report) error {
 	}
 
 	fail := func(run *toolRun, what string, err error) {
-		run.res.Status = fmt.Sprintf("failed: %s: %v", what, err)
+		run.res.Status = "failed: " + oneLine(fmt.Sprintf("%s: %v", what, err))
 	}
 	ok := func(run *toolRun) bool { return run.res.Status == StatusOK }
 
@@ -178,7 +179,7 @@ func (c *Config) measureTunnel(r *Report) error {
 				x, fails, firstErr := connRate(run.echo.entry, workers, c.TunnelConns)
 				run.res.ConnFailures += fails
 				if firstErr != nil && run.res.ConnError == "" {
-					run.res.ConnError = firstErr.Error()
+					run.res.ConnError = oneLine(firstErr.Error())
 				}
 				if x == 0 {
 					fail(run, "connections", firstErr)
@@ -213,6 +214,17 @@ func (c *Config) measureTunnel(r *Report) error {
 		t.RoundTripsPerSec = NewStat(t.RoundTripRuns)
 	}
 	return nil
+}
+
+// oneLine joins the lines of a message (a tool's output) with "; ".
+func oneLine(s string) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
 }
 
 // checkEcho makes one connection through a tunnel to the echo server.

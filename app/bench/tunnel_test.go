@@ -321,3 +321,8 @@ func slicesDelete(list []string, x string) []string {
 	}
 	return out
 }
+
+func TestOneLine(t *testing.T) {
+	assert.Equal(t, "go build: exit status 1:; # pkg; a.go:1: bad", oneLine("go build: exit status 1:\n# pkg\n\n  a.go:1: bad\n"))
+	assert.Equal(t, "ok", oneLine("ok"))
+}

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"strings"
 )
 
 // summarizeTunnel computes the tunnel section's ratios (TunnelSummary);
@@ -97,12 +96,4 @@ func bestOf(series [][]float64) []float64 {
 		}
 	}
 	return out
-}
-
-// describeTunnelReason shortens a failure for the table.
-func describeTunnelReason(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i] + " ..."
-	}
-	return s
 }

@@ -21,7 +21,7 @@ func writeTunnel(b *strings.Builder, tr *TunnelReport, s *TunnelSummary) {
 			status += fmt.Sprintf(" (%d connections failed: %s)", r.ConnFailures, r.ConnError)
 		}
 		fmt.Fprintf(t, "   %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", toolTitle(r.Tool), r.BulkGbps.format(2), r.ConnsSerial.format(0), r.ConnsConcurrent.format(0),
-			r.RoundTripsPerSec.format(0), r.CPUSecondsPerGB.format(2), describeTunnelReason(status))
+			r.RoundTripsPerSec.format(0), r.CPUSecondsPerGB.format(2), status)
 	}
 	t.Flush()
 	for _, r := range tr.Tools {
