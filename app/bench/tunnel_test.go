@@ -236,7 +236,11 @@ func TestTunnelToolsMissing(t *testing.T) {
 		assert.Len(t, row.BulkRuns, cfg.TunnelRuns)
 	}
 	assert.Contains(t, rows[ToolKemtcp].Detail, "from "+bin)
-	assert.Contains(t, rows[ToolKemtcp].Detail, kem.MLKEM768)
+	if oqs.Compiled {
+		assert.Contains(t, rows[ToolKemtcp].Detail, "liboqs "+kem.MLKEM768)
+	} else {
+		assert.Contains(t, rows[ToolKemtcp].Detail, "circl "+kem.MLKEM768+" (liboqs is not compiled into kem-client)")
+	}
 	positive(t, rows[ToolKemtcp].CPUSecondsPerGB, "kemtcp's CPU")
 	for tool, missing := range map[string]string{ToolStunnel: "stunnel4 or stunnel", ToolSpiped: "spiped", ToolSSH: "ssh"} {
 		assert.Equal(t, TunnelNotInstalled, rows[tool].Status, tool)
@@ -325,4 +329,18 @@ func slicesDelete(list []string, x string) []string {
 func TestOneLine(t *testing.T) {
 	assert.Equal(t, "go build: exit status 1:; # pkg; a.go:1: bad", oneLine("go build: exit status 1:\n# pkg\n\n  a.go:1: bad\n"))
 	assert.Equal(t, "ok", oneLine("ok"))
+}
+
+// TestBinaryBackends reads the backends from kem-client -h.
+func TestBinaryBackends(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "kem-client")
+	require.NoError(t, os.WriteFile(fake, []byte("#!"+sh+"\ncat <<'X'\n  -backend backend\n    \tKEM backend: circl, go (compiled into this binary; default circl)\nX\nexit 0\n"), 0o755))
+	assert.Equal(t, []string{kem.BackendCircl, kem.BackendGo}, binaryBackends(fake))
+	require.NoError(t, os.WriteFile(fake, []byte("#!"+sh+"\necho usage\n"), 0o755))
+	assert.Empty(t, binaryBackends(fake))
 }

@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -207,13 +208,38 @@ func kemtcpSource(exe string) string {
 
 var fingerprintRE = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]+`)
 
+// backendsRE finds the backends a kem-client names in the help of its
+// -backend flag: "KEM backend: liboqs, circl, go (compiled into this
+// binary; ...".
+var backendsRE = regexp.MustCompile(`KEM backend: ([a-z, ]+) \(`)
+
+// binaryBackends returns the KEM backends compiled into the kem-client at
+// path, the default first, as its -h says.
+func binaryBackends(path string) []string {
+	out, _ := exec.Command(path, "-h").CombinedOutput()
+	m := backendsRE.FindSubmatch(out)
+	if m == nil {
+		return nil
+	}
+	return splitList(string(m[1]))
+}
+
 func (t *kemtcpTool) setup(env *tunnelEnv) (string, error) {
 	var how string
 	var err error
 	if t.server, t.client, how, err = kemtcpBinaries(env); err != nil {
 		return "", err
 	}
-	t.alg, t.backend = kem.MLKEM768, kem.DefaultBackend()
+	t.alg = kem.MLKEM768
+	backends := binaryBackends(t.client)
+	switch {
+	case slices.Contains(backends, kem.BackendLiboqs):
+		t.backend = kem.BackendLiboqs
+	case len(backends) > 0:
+		t.backend = backends[0]
+	default:
+		return "", fmt.Errorf("kem-client -h names no KEM backend: is %s kemtcp's kem-client?", t.client)
+	}
 	t.keyFile = env.path("kemtcp.key")
 	out, err := exec.Command(t.server, "-genkey", t.keyFile, "-alg", t.alg).CombinedOutput()
 	if err != nil {
@@ -224,7 +250,7 @@ func (t *kemtcpTool) setup(env *tunnelEnv) (string, error) {
 	}
 	note := ""
 	if t.backend != kem.BackendLiboqs {
-		note = " (liboqs is " + NotCompiledIn + ")"
+		note = " (liboqs is not compiled into kem-client)"
 	}
 	return fmt.Sprintf("%s %s%s, server key pinned; %s", t.backend, t.alg, note, how), nil
 }
