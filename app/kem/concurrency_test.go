@@ -31,7 +31,7 @@ func TestConcurrentUse(t *testing.T) {
 		expanded := expandedBytes(dk)
 
 		// Expected results, computed before the goroutines start.
-		m := randomBytes(kem.EncapsSeedSize)
+		m := randomBytes(s.Params().EncapsSeedSize)
 		wantK, wantC, err := parsed.EncapsulateDerand(m)
 		require.NoError(t, err)
 		bad := bytes.Clone(wantC)

@@ -34,9 +34,10 @@ func TestCrossBackend(t *testing.T) {
 			if len(schemes) < 2 {
 				t.Skipf("%s: only %d backend implements it, nothing to cross-check", alg, len(schemes))
 			}
+			p := schemes[0].Params()
 			for i := range crossCheckN {
-				seed := randomBytes(kem.SeedSize)
-				m := randomBytes(kem.EncapsSeedSize)
+				seed := randomBytes(p.SeedSize)
+				m := randomBytes(p.EncapsSeedSize)
 				func() {
 					// Runs on t.Errorf and on require's FailNow alike.
 					defer func() {

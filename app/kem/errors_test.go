@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"testing"
 
@@ -20,24 +19,26 @@ import (
 	"github.com/kemtcp/kemtcp/app/kem"
 )
 
-// wrongLengths returns the lengths tried for an input of the given size: 0,
-// 1, size-1, size+1, 2*size and a few random ones, never size itself.
-func wrongLengths(rng *rand.Rand, size int) []int {
-	ls := []int{0, 1, size - 1, size + 1, 2 * size}
-	for range 4 {
-		ls = append(ls, rng.IntN(3*size+1))
+// wrongLengths returns every length from 0 to 2*size but size itself: every
+// wrong length an input can have up to twice its size.
+func wrongLengths(size int) []int {
+	ls := make([]int, 0, 2*size)
+	for n := range 2*size + 1 {
+		if n != size {
+			ls = append(ls, n)
+		}
 	}
-	slices.Sort(ls)
-	ls = slices.Compact(ls)
-	return slices.DeleteFunc(ls, func(n int) bool { return n == size || n < 0 })
+	return ls
 }
 
-// inputs of length n to try: random bytes, and for 0 both nil and empty.
-func inputsOfLength(n int) [][]byte {
+// inputsOfLength returns the inputs of length n to try: the first n bytes
+// of random (capped, so that nothing can reach the bytes after them), and
+// for 0 both nil and an empty slice.
+func inputsOfLength(random []byte, n int) [][]byte {
 	if n == 0 {
 		return [][]byte{nil, {}}
 	}
-	return [][]byte{randomBytes(n)}
+	return [][]byte{random[:n:n]}
 }
 
 // strictlyNil reports whether r is a nil interface or a nil []byte: a key
@@ -60,8 +61,10 @@ func callNoPanic(t *testing.T, what string, f func() error) error {
 	return err
 }
 
+// TestWrongLengths gives every input of every Scheme (seed, encapsulation
+// key, encapsulation randomness, ciphertext, expanded decapsulation key)
+// every length from 0 to twice its size.
 func TestWrongLengths(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2)) // fixed, so a failure can be repeated
 	forEachScheme(t, func(t *testing.T, s kem.Scheme) {
 		p := paramsOf(t, s)
 		dk, err := s.GenerateKey()
@@ -85,7 +88,7 @@ func TestWrongLengths(t *testing.T) {
 			call     func(b []byte) (results []any, err error)
 		}
 		inputs := []input{
-			{"NewDecapsulationKey(seed)", kem.SeedSize, kem.ErrSeedSize, randomBytes(kem.SeedSize), func(b []byte) ([]any, error) {
+			{"NewDecapsulationKey(seed)", p.SeedSize, kem.ErrSeedSize, randomBytes(p.SeedSize), func(b []byte) ([]any, error) {
 				k, err := s.NewDecapsulationKey(b)
 				return []any{k}, err
 			}},
@@ -95,7 +98,7 @@ func TestWrongLengths(t *testing.T) {
 			}},
 		}
 		for _, ek := range []kem.EncapsulationKey{dk.EncapsulationKey(), parsedEK} {
-			inputs = append(inputs, input{"EncapsulateDerand(m)", kem.EncapsSeedSize, kem.ErrEncapsSeedSize, randomBytes(kem.EncapsSeedSize), func(b []byte) ([]any, error) {
+			inputs = append(inputs, input{"EncapsulateDerand(m)", p.EncapsSeedSize, kem.ErrEncapsSeedSize, randomBytes(p.EncapsSeedSize), func(b []byte) ([]any, error) {
 				k, c, err := ek.EncapsulateDerand(b)
 				return []any{k, c}, err
 			}})
@@ -112,12 +115,15 @@ func TestWrongLengths(t *testing.T) {
 				return []any{k}, err
 			}})
 		} else {
-			require.False(t, capabilitiesOf(t, s.Backend()).expandedParser)
+			require.False(t, capabilitiesFor(t, s.Backend(), s.Name()).expandedParser)
 		}
 
 		for _, in := range inputs {
-			for _, n := range wrongLengths(rng, in.size) {
-				for _, b := range inputsOfLength(n) {
+			random := randomBytes(2 * in.size)
+			tried := 0
+			for _, n := range wrongLengths(in.size) {
+				tried++
+				for _, b := range inputsOfLength(random, n) {
 					what := fmt.Sprintf("%s with %d bytes (nil: %v)", in.name, n, b == nil)
 					var results []any
 					err := callNoPanic(t, what, func() (err error) {
@@ -133,6 +139,7 @@ func TestWrongLengths(t *testing.T) {
 					}
 				}
 			}
+			require.Equal(t, 2*in.size, tried, "%s: lengths tried", in.name)
 			// A valid value of the right size is accepted: the error above
 			// was about the size.
 			require.Len(t, in.valid, in.size, in.name)
@@ -169,7 +176,8 @@ func coefficient(ek []byte, j int) uint16 {
 
 // TestModulusCheck gives NewEncapsulationKey keys with one coefficient of
 // t at q = 3329 or above (FIPS 203, Section 7.2), which must be refused with
-// kem.ErrEncapsKey, and keys with a coefficient at q-1, which are valid.
+// kem.ErrEncapsKey, and keys with a coefficient at q-1, which are valid. An
+// X-Wing key gets them in its ML-KEM-768 half, pk_M, which comes first.
 func TestModulusCheck(t *testing.T) {
 	const q = 3329
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -177,7 +185,7 @@ func TestModulusCheck(t *testing.T) {
 		dk, err := s.GenerateKey()
 		require.NoError(t, err)
 		good := dk.EncapsulationKey().Bytes()
-		coeffs := (s.Params().EncapsulationKeySize - 32) * 8 / 12 // 256·k
+		coeffs := (mlkemEKSize(s.Params()) - 32) * 8 / 12 // 256·k
 
 		// The encoding helpers agree with each other.
 		for j := range coeffs {
@@ -197,6 +205,7 @@ func TestModulusCheck(t *testing.T) {
 					return err
 				})
 				require.ErrorIs(t, err, kem.ErrEncapsKey, what)
+				require.Contains(t, err.Error(), s.Name(), what)
 				require.Nil(t, ek, what)
 			}
 			// q-1 is in range: the key is valid, and a different one.
@@ -216,8 +225,8 @@ func TestExpandedKeyChecks(t *testing.T) {
 	forEachScheme(t, func(t *testing.T, s kem.Scheme) {
 		parser, ok := s.(kem.ExpandedKeyParser)
 		if !ok {
-			require.False(t, capabilitiesOf(t, s.Backend()).expandedParser)
-			t.Skipf("%s: no kem.ExpandedKeyParser", s.Backend())
+			require.False(t, capabilitiesFor(t, s.Backend(), s.Name()).expandedParser)
+			t.Skipf("%s/%s: no kem.ExpandedKeyParser", s.Backend(), s.Name())
 		}
 		p := paramsOf(t, s)
 		dk, err := s.GenerateKey()
@@ -274,7 +283,7 @@ func TestExpandedKeyChecks(t *testing.T) {
 // return: changing a caller's buffer afterwards changes no key.
 func TestNoAliasing(t *testing.T) {
 	forEachScheme(t, func(t *testing.T, s kem.Scheme) {
-		seed := randomBytes(kem.SeedSize)
+		seed := randomBytes(s.Params().SeedSize)
 		orig := bytes.Clone(seed)
 		dk, err := s.NewDecapsulationKey(seed)
 		require.NoError(t, err)
@@ -316,7 +325,7 @@ func TestNoAliasing(t *testing.T) {
 		}
 
 		// Decapsulate and EncapsulateDerand leave their inputs alone.
-		m := randomBytes(kem.EncapsSeedSize)
+		m := randomBytes(s.Params().EncapsSeedSize)
 		mOrig := bytes.Clone(m)
 		_, c, err := ek.EncapsulateDerand(m)
 		require.NoError(t, err)
@@ -329,7 +338,21 @@ func TestNoAliasing(t *testing.T) {
 }
 
 func TestLookupNames(t *testing.T) {
-	for _, alg := range kem.Algorithms() {
+	for _, name := range []string{"X-Wing", "xwing", "x-wing", "XWING", "X-WING", "XWing", "xWiNg", " x-Wing ", "\tX-Wing\n"} {
+		name2, err := kem.CanonicalName(name)
+		require.NoError(t, err, "%q", name)
+		require.Equal(t, kem.XWing, name2, "%q", name)
+		for _, b := range kem.Backends() {
+			s, err := kem.Lookup(name, b)
+			require.NoError(t, err, "%q on %s", name, b)
+			require.Equal(t, kem.XWing, s.Name())
+			require.Equal(t, b, s.Backend())
+		}
+		p, err := kem.ParamsFor(name)
+		require.NoError(t, err)
+		require.Equal(t, kem.XWing, p.Name)
+	}
+	for _, alg := range mlkemAlgorithms() {
 		bits := alg[len("ML-KEM-"):]
 		for _, name := range []string{alg, bits, "ml-kem-" + bits, "MLKEM" + bits, "mlkem" + bits, " " + bits + " ", "Ml-Kem-" + bits} {
 			if !documentedToSupport(t, kem.DefaultBackend(), alg) {
@@ -356,7 +379,8 @@ func TestLookupNames(t *testing.T) {
 func strconvUpper(s string) string { return string(bytes.ToUpper([]byte(s))) }
 
 func TestLookupErrors(t *testing.T) {
-	for _, alg := range []string{"", "ML-KEM", "ML-KEM-769", "kyber768", "768x", "ML-DSA-65", "1024 768", "ML-KEM-ML-KEM-768"} {
+	for _, alg := range []string{"", "ML-KEM", "ML-KEM-769", "kyber768", "768x", "ML-DSA-65", "1024 768", "ML-KEM-ML-KEM-768",
+		"X-Wing-768", "X Wing", "x_wing", "X--Wing", "ML-KEM-X-Wing", "MLKEMX-Wing", "xwing768", "X-Wing X-Wing", "X25519", "MLKEM768-X25519"} {
 		_, err := kem.Lookup(alg, "")
 		require.ErrorIs(t, err, kem.ErrUnknownAlgorithm, "%q", alg)
 		require.Contains(t, err.Error(), strconv.Quote(alg), "the error quotes the bad name")

@@ -14,7 +14,8 @@ import (
 // capabilities is what a backend is documented to offer (see the doc
 // comments of kem.go). A backend that lacks something listed here for it
 // makes the tests fail instead of skipping: a skip is only ever accepted
-// where this table says the backend cannot do the thing.
+// where this table says the backend cannot do the thing. The expanded forms
+// are ML-KEM's: X-Wing has none on any backend (see capabilitiesFor).
 type capabilities struct {
 	mlkem512       bool // implements ML-KEM-512
 	expander       bool // its DecapsulationKeys implement kem.Expander
@@ -34,6 +35,33 @@ func capabilitiesOf(t testing.TB, backend string) capabilities {
 	c, ok := documentedCapabilities[backend]
 	require.Truef(t, ok, "backend %q is not in documentedCapabilities (helpers_test.go): add it", backend)
 	return c
+}
+
+// capabilitiesFor returns what backend is documented to offer for alg:
+// X-Wing keys have no expanded form on any backend (kem.Params), so neither
+// kem.Expander nor kem.ExpandedKeyParser.
+func capabilitiesFor(t testing.TB, backend, alg string) capabilities {
+	t.Helper()
+	c := capabilitiesOf(t, backend)
+	if alg == kem.XWing {
+		c.expander, c.expandedParser = false, false
+	}
+	return c
+}
+
+// mlkemAlgorithms returns kem.Algorithms() without X-Wing: the three ML-KEM
+// parameter sets.
+func mlkemAlgorithms() []string {
+	return slices.DeleteFunc(kem.Algorithms(), func(alg string) bool { return alg == kem.XWing })
+}
+
+// mlkemEKSize returns the size of the ML-KEM encapsulation key inside an
+// encapsulation key of p: all of it for ML-KEM, the leading pk_M of X-Wing.
+func mlkemEKSize(p kem.Params) int {
+	if p.Name == kem.XWing {
+		return 1184
+	}
+	return p.EncapsulationKeySize
 }
 
 // documentedToSupport reports whether backend is documented to implement alg.
@@ -131,8 +159,8 @@ func expandedBytes(dk kem.DecapsulationKey) []byte {
 // other tests make for missing interfaces can only be the documented ones.
 func TestDocumentedCapabilities(t *testing.T) {
 	for _, b := range kem.Backends() {
-		c := capabilitiesOf(t, b)
 		for _, alg := range kem.Algorithms() {
+			c := capabilitiesFor(t, b, alg)
 			s, ok := lookupScheme(t, alg, b)
 			if !ok {
 				continue

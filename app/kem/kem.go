@@ -1,5 +1,6 @@
-// Package kem is kemtcp's one interface to ML-KEM (FIPS 203), with three
-// interchangeable backends:
+// Package kem is kemtcp's one interface to ML-KEM (FIPS 203) and to X-Wing,
+// the hybrid of ML-KEM-768 and X25519 (draft-connolly-cfrg-xwing-kem-10; see
+// xwing.go), with three interchangeable backends:
 //
 //   - "liboqs": the Open Quantum Safe C library, through the cgo bindings in
 //     package oqs. Compiled in only with the "liboqs" build tag.
@@ -18,6 +19,12 @@
 // from the 64-byte seed d||z (FIPS 203, Algorithm 16, ML-KEM.KeyGen_internal),
 // and EncapsulateDerand takes the 32-byte m of Algorithm 17. The tests hold
 // them to that against each other and against public vectors.
+//
+// X-Wing is built once, over the ML-KEM-768 Scheme of whichever backend is
+// asked for, with X25519 from crypto/ecdh: kem.Lookup("X-Wing", "liboqs")
+// decapsulates its ML-KEM half with liboqs. Its sizes differ from ML-KEM's
+// (a 32-byte seed, 64 bytes of encapsulation randomness): take them from
+// Params, not from the ML-KEM constants below.
 package kem
 
 import (
@@ -26,7 +33,9 @@ import (
 	"strings"
 )
 
-// Sizes common to every ML-KEM parameter set (FIPS 203, Section 8).
+// Sizes common to every ML-KEM parameter set (FIPS 203, Section 8). X-Wing's
+// seed and encapsulation randomness have other sizes, given by its Params;
+// its shared key is SharedKeySize bytes too.
 const (
 	// SeedSize is the size of the seed d||z from which ML-KEM.KeyGen_internal
 	// derives a key pair; it is also the form in which decapsulation keys are
@@ -38,11 +47,13 @@ const (
 	SharedKeySize = 32
 )
 
-// Algorithm names, as FIPS 203 and liboqs spell them.
+// Algorithm names, as FIPS 203 and liboqs spell the ML-KEM ones, and as
+// draft-connolly-cfrg-xwing-kem spells X-Wing.
 const (
 	MLKEM512  = "ML-KEM-512"
 	MLKEM768  = "ML-KEM-768"
 	MLKEM1024 = "ML-KEM-1024"
+	XWing     = "X-Wing"
 )
 
 // Backend names.
@@ -52,21 +63,33 @@ const (
 	BackendGo     = "go"
 )
 
-// Params are the sizes of one ML-KEM parameter set (FIPS 203, Table 3).
+// Params are the sizes of one algorithm: an ML-KEM parameter set (FIPS 203,
+// Table 3) or X-Wing (draft-connolly-cfrg-xwing-kem-10, Section 5.1).
 type Params struct {
-	Name                 string
-	ID                   uint16 // TLS supported-group code point, used on the wire by the session protocol
-	EncapsulationKeySize int    // ek, 384k+32 bytes
-	DecapsulationKeySize int    // the expanded dk, 768k+96 bytes
-	CiphertextSize       int    // c, 32(du*k+dv) bytes
-	SeedSize             int    // the private key as stored: the 64-byte d||z
+	Name string
+	// ID is the wire identifier the session protocol uses: the TLS
+	// supported-group code point of ML-KEM, and X-Wing's HPKE KEM
+	// identifier 0x647A (draft-connolly-cfrg-xwing-kem-10, Section 7;
+	// MLKEM768-X25519 in draft-ietf-hpke-pq).
+	ID                   uint16
+	EncapsulationKeySize int // ek: ML-KEM 384k+32 bytes; X-Wing pk_M || pk_X, 1216 bytes
+	// DecapsulationKeySize is the size of the FIPS 203 expanded dk,
+	// 768k+96 bytes, which Expander and ExpandedKeyParser use. It is 0 for
+	// X-Wing, which has no expanded form to store or exchange (the draft,
+	// Section 5.5.1, forbids transmitting one between implementations): its
+	// decapsulation key is the SeedSize-byte seed.
+	DecapsulationKeySize int
+	CiphertextSize       int // c: ML-KEM 32(du*k+dv) bytes; X-Wing ct_M || ct_X, 1120 bytes
+	SeedSize             int // the private key as stored: ML-KEM's 64-byte d||z, X-Wing's 32-byte seed
+	EncapsSeedSize       int // EncapsulateDerand's randomness: ML-KEM's 32-byte m, X-Wing's 64-byte eseed
 }
 
 // params lists every algorithm, in the order Algorithms returns them.
 var params = []Params{
-	{Name: MLKEM512, ID: 0x0200, EncapsulationKeySize: 800, DecapsulationKeySize: 1632, CiphertextSize: 768, SeedSize: SeedSize},
-	{Name: MLKEM768, ID: 0x0201, EncapsulationKeySize: 1184, DecapsulationKeySize: 2400, CiphertextSize: 1088, SeedSize: SeedSize},
-	{Name: MLKEM1024, ID: 0x0202, EncapsulationKeySize: 1568, DecapsulationKeySize: 3168, CiphertextSize: 1568, SeedSize: SeedSize},
+	{Name: MLKEM512, ID: 0x0200, EncapsulationKeySize: 800, DecapsulationKeySize: 1632, CiphertextSize: 768, SeedSize: SeedSize, EncapsSeedSize: EncapsSeedSize},
+	{Name: MLKEM768, ID: 0x0201, EncapsulationKeySize: 1184, DecapsulationKeySize: 2400, CiphertextSize: 1088, SeedSize: SeedSize, EncapsSeedSize: EncapsSeedSize},
+	{Name: MLKEM1024, ID: 0x0202, EncapsulationKeySize: 1568, DecapsulationKeySize: 3168, CiphertextSize: 1568, SeedSize: SeedSize, EncapsSeedSize: EncapsSeedSize},
+	xwingParams,
 }
 
 // Errors returned by this package and its backends. They are wrapped with
@@ -86,10 +109,11 @@ var (
 	ErrDestroyed        = errors.New("decapsulation key used after Destroy")
 )
 
-// Scheme is one ML-KEM parameter set as implemented by one backend. It is
-// safe for concurrent use, as are the keys it returns.
+// Scheme is one algorithm (an ML-KEM parameter set, or X-Wing) as
+// implemented by one backend. It is safe for concurrent use, as are the keys
+// it returns.
 type Scheme interface {
-	// Name is the algorithm, e.g. "ML-KEM-768".
+	// Name is the algorithm, e.g. "ML-KEM-768" or "X-Wing".
 	Name() string
 	// Backend is the backend's name, e.g. "circl".
 	Backend() string
@@ -97,29 +121,32 @@ type Scheme interface {
 	Params() Params
 	// GenerateKey returns a key pair made from a fresh random seed.
 	GenerateKey() (DecapsulationKey, error)
-	// NewDecapsulationKey derives the key pair of a 64-byte seed d||z
-	// (FIPS 203, ML-KEM.KeyGen_internal).
+	// NewDecapsulationKey derives the key pair of a seed of Params().SeedSize
+	// bytes: ML-KEM's 64-byte d||z (FIPS 203, ML-KEM.KeyGen_internal), or
+	// X-Wing's 32-byte decapsulation key.
 	NewDecapsulationKey(seed []byte) (DecapsulationKey, error)
 	// NewEncapsulationKey parses an encapsulation key, with the modulus check
-	// of FIPS 203, Section 7.2.
+	// of FIPS 203, Section 7.2 (on X-Wing's ML-KEM-768 half).
 	NewEncapsulationKey(ek []byte) (EncapsulationKey, error)
 }
 
-// EncapsulationKey is a parsed, checked ML-KEM encapsulation key.
+// EncapsulationKey is a parsed, checked encapsulation key.
 type EncapsulationKey interface {
 	// Bytes returns a copy of the encoded key.
 	Bytes() []byte
 	// Encapsulate makes a fresh shared key and its ciphertext.
 	Encapsulate() (sharedKey, ciphertext []byte, err error)
-	// EncapsulateDerand is ML-KEM.Encaps_internal with the 32-byte
-	// randomness m. It is for known-answer tests only: reusing m breaks
-	// ML-KEM's security.
+	// EncapsulateDerand encapsulates with the given randomness, of
+	// Params().EncapsSeedSize bytes: ML-KEM.Encaps_internal's 32-byte m, or
+	// the 64-byte eseed of X-Wing's EncapsulateDerand. It is for
+	// known-answer tests only: reusing the randomness breaks security.
 	EncapsulateDerand(m []byte) (sharedKey, ciphertext []byte, err error)
 }
 
-// DecapsulationKey is an ML-KEM key pair.
+// DecapsulationKey is a key pair.
 type DecapsulationKey interface {
-	// Bytes returns a copy of the 64-byte seed d||z.
+	// Bytes returns a copy of the seed: ML-KEM's 64-byte d||z, or X-Wing's
+	// 32-byte decapsulation key.
 	Bytes() []byte
 	EncapsulationKey() EncapsulationKey
 	// Decapsulate returns the shared key of a ciphertext of the right size.
@@ -169,7 +196,8 @@ type backend struct {
 // (liboqs.go or liboqs_missing.go, circl.go, gostd.go).
 var registry = [...]backend{liboqsBackend, circlBackend, goBackend}
 
-// Algorithms returns the names of the three ML-KEM parameter sets.
+// Algorithms returns the names of the three ML-KEM parameter sets, then
+// X-Wing.
 func Algorithms() []string {
 	names := make([]string, len(params))
 	for i, p := range params {
@@ -239,17 +267,21 @@ func ParamsByID(id uint16) (Params, bool) {
 }
 
 // CanonicalName accepts "ML-KEM-768", "MLKEM768", "mlkem768" or "768" (any
-// case) and returns "ML-KEM-768".
+// case) and returns "ML-KEM-768"; and "X-Wing", "xwing" or "x-wing" (any
+// case), returning "X-Wing".
 func CanonicalName(alg string) (string, error) {
 	s := strings.ToUpper(strings.TrimSpace(alg))
+	if s == "X-WING" || s == "XWING" {
+		return XWing, nil
+	}
 	s = strings.TrimPrefix(strings.TrimPrefix(s, "ML-KEM-"), "MLKEM")
 	s = strings.TrimPrefix(s, "-")
 	for _, p := range params {
-		if s == strings.TrimPrefix(p.Name, "ML-KEM-") {
+		if p.Name != XWing && s == strings.TrimPrefix(p.Name, "ML-KEM-") {
 			return p.Name, nil
 		}
 	}
-	return "", fmt.Errorf("%w %q (want one of %s, or 512, 768, 1024)", ErrUnknownAlgorithm, alg, strings.Join(Algorithms(), ", "))
+	return "", fmt.Errorf("%w %q (want one of %s, or 512, 768, 1024, xwing)", ErrUnknownAlgorithm, alg, strings.Join(Algorithms(), ", "))
 }
 
 func findBackend(name string) (backend, error) {
@@ -270,8 +302,9 @@ func findBackend(name string) (backend, error) {
 }
 
 // Lookup returns the Scheme for an algorithm ("ML-KEM-512", "ML-KEM-768",
-// "ML-KEM-1024", or "512", "768", "1024") on a backend ("liboqs", "circl",
-// "go", or "" for DefaultBackend).
+// "ML-KEM-1024", or "512", "768", "1024"; "X-Wing") on a backend ("liboqs",
+// "circl", "go", or "" for DefaultBackend). X-Wing's ML-KEM-768 half is the
+// backend's ML-KEM-768 Scheme.
 func Lookup(alg, backendName string) (Scheme, error) {
 	p, err := ParamsFor(alg)
 	if err != nil {
@@ -280,6 +313,9 @@ func Lookup(alg, backendName string) (Scheme, error) {
 	b, err := findBackend(backendName)
 	if err != nil {
 		return nil, err
+	}
+	if p.Name == XWing {
+		return xwingSchemeFor(b)
 	}
 	return b.scheme(p)
 }

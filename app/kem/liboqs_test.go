@@ -68,7 +68,7 @@ func TestLiboqsIsDefault(t *testing.T) {
 // TestLiboqsExpandedLayout checks ExpandedBytes against FIPS 203's layout
 // dk = dk_PKE || ek || H(ek) || z, with z the second half of the seed.
 func TestLiboqsExpandedLayout(t *testing.T) {
-	for _, alg := range kem.Algorithms() {
+	for _, alg := range mlkemAlgorithms() {
 		t.Run(alg, func(t *testing.T) {
 			p, err := kem.ParamsFor(alg)
 			require.NoError(t, err)
@@ -125,12 +125,35 @@ func TestLiboqsDestroyFreesCMemory(t *testing.T) {
 	require.NotPanics(t, func() { nilKey.Destroy() })
 }
 
+// TestLiboqsXWingDestroyFreesCMemory checks that an X-Wing key on the
+// liboqs backend keeps its ML-KEM-768 half in C memory, and that Destroy
+// wipes and frees it at once.
+func TestLiboqsXWingDestroyFreesCMemory(t *testing.T) {
+	s := liboqsScheme(t, kem.XWing)
+	base := liveSecretKeys(t)
+	dk, err := s.GenerateKey()
+	require.NoError(t, err)
+	assert.Equal(t, base+1, oqs.LiveSecretKeys())
+	k, ct, err := dk.EncapsulationKey().Encapsulate()
+	require.NoError(t, err)
+	got, err := dk.Decapsulate(ct)
+	require.NoError(t, err)
+	require.Equal(t, k, got)
+
+	dk.Destroy()
+	assert.Equal(t, base, oqs.LiveSecretKeys())
+	_, err = dk.Decapsulate(ct)
+	require.ErrorIs(t, err, kem.ErrDestroyed)
+	dk.Destroy()
+	assert.Equal(t, base, oqs.LiveSecretKeys())
+}
+
 // TestLiboqsKeysFreedWithoutDestroy drops keys without Destroy: the garbage
 // collector must wipe and free their C memory.
 func TestLiboqsKeysFreedWithoutDestroy(t *testing.T) {
 	base := liveSecretKeys(t)
 	func() {
-		for _, alg := range kem.Algorithms() {
+		for _, alg := range mlkemAlgorithms() {
 			s := liboqsScheme(t, alg)
 			for range 50 {
 				dk, err := s.GenerateKey()
@@ -138,6 +161,11 @@ func TestLiboqsKeysFreedWithoutDestroy(t *testing.T) {
 				_, err = s.(kem.ExpandedKeyParser).NewDecapsulationKeyExpanded(dk.(kem.Expander).ExpandedBytes())
 				require.NoError(t, err)
 			}
+		}
+		x := liboqsScheme(t, kem.XWing)
+		for range 50 {
+			_, err := x.GenerateKey() // its ML-KEM-768 half is in C memory
+			require.NoError(t, err)
 		}
 	}()
 	require.Eventually(t, func() bool {

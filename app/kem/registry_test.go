@@ -11,7 +11,7 @@ import (
 )
 
 func TestAlgorithms(t *testing.T) {
-	require.Equal(t, []string{kem.MLKEM512, kem.MLKEM768, kem.MLKEM1024}, kem.Algorithms())
+	require.Equal(t, []string{kem.MLKEM512, kem.MLKEM768, kem.MLKEM1024, kem.XWing}, kem.Algorithms())
 	// The caller gets a copy.
 	a := kem.Algorithms()
 	a[0] = "changed"
@@ -81,6 +81,8 @@ func TestParams(t *testing.T) {
 		require.Equal(t, tc.dk, p.DecapsulationKeySize)
 		require.Equal(t, tc.ctSize, p.CiphertextSize)
 
+		require.Equal(t, kem.SeedSize, p.SeedSize, tc.alg)
+		require.Equal(t, kem.EncapsSeedSize, p.EncapsSeedSize, tc.alg)
 		byID, ok := kem.ParamsByID(tc.id)
 		require.True(t, ok)
 		require.Equal(t, p, byID)
@@ -101,10 +103,52 @@ func TestParams(t *testing.T) {
 			require.Len(t, c, p.CiphertextSize)
 		}
 	}
-	for _, id := range []uint16{0, 0x01ff, 0x0203, 0x11ec, 0xffff} {
+	for _, id := range []uint16{0, 0x01ff, 0x0203, 0x11ec, 0x6479, 0x647b, 0x7a64, 0xffff} {
 		_, ok := kem.ParamsByID(id)
 		require.False(t, ok, "%#04x", id)
 	}
+}
+
+// TestXWingParams checks X-Wing's sizes against draft-connolly-cfrg-xwing-kem
+// (Section 5.1, and Nsecret, Nenc, Npk, Nsk of Section 7): ML-KEM-768's plus
+// X25519's 32 bytes, and its identifier 0x647A = 25722 = 25519 + 203.
+func TestXWingParams(t *testing.T) {
+	p, err := kem.ParamsFor(kem.XWing)
+	require.NoError(t, err)
+	m, err := kem.ParamsFor(kem.MLKEM768)
+	require.NoError(t, err)
+	require.Equal(t, kem.Params{
+		Name:                 "X-Wing",
+		ID:                   0x647A,
+		EncapsulationKeySize: 1216,
+		DecapsulationKeySize: 0,
+		CiphertextSize:       1120,
+		SeedSize:             32,
+		EncapsSeedSize:       64,
+	}, p)
+	require.Equal(t, uint16(25519+203), p.ID)
+	require.Equal(t, m.EncapsulationKeySize+32, p.EncapsulationKeySize)
+	require.Equal(t, m.CiphertextSize+32, p.CiphertextSize)
+	require.Equal(t, kem.EncapsSeedSize+32, p.EncapsSeedSize, "ML-KEM's m, then the X25519 ephemeral key")
+	byID, ok := kem.ParamsByID(0x647A)
+	require.True(t, ok)
+	require.Equal(t, p, byID)
+
+	for _, s := range schemesFor(t, kem.XWing) {
+		require.Equal(t, p, s.Params(), s.Backend())
+		dk, err := s.GenerateKey()
+		require.NoError(t, err)
+		require.Len(t, dk.Bytes(), p.SeedSize)
+		require.Len(t, dk.EncapsulationKey().Bytes(), p.EncapsulationKeySize)
+		require.Nil(t, expandedBytes(dk), "X-Wing has no expanded key")
+		_, isParser := s.(kem.ExpandedKeyParser)
+		require.False(t, isParser)
+		k, c, err := dk.EncapsulationKey().Encapsulate()
+		require.NoError(t, err)
+		require.Len(t, k, kem.SharedKeySize)
+		require.Len(t, c, p.CiphertextSize)
+	}
+	require.Len(t, schemesFor(t, kem.XWing), len(kem.Backends()), "X-Wing on every backend")
 }
 
 // TestGenerateKey checks that fresh keys are fresh and work.

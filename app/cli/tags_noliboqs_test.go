@@ -1,5 +1,0 @@
-//go:build !liboqs
-
-package cli
-
-const buildTags = ""
