@@ -43,7 +43,7 @@ func benchScheme(b *testing.B, alg string) kem.Scheme {
 // session (ML-KEM-768 and X-Wing, default backend), TLS 1.3
 // X25519MLKEM768, and the plain-TCP baseline with ML-KEM-768's writes.
 func BenchmarkHandshake(b *testing.B) {
-	for _, alg := range []string{kem.MLKEM768, xwingName} {
+	for _, alg := range []string{kem.MLKEM768, kem.XWing} {
 		b.Run("proto=session/kem="+alg, func(b *testing.B) {
 			srv, err := startSessionServer(benchScheme(b, alg), modeSink, 0)
 			if err != nil {

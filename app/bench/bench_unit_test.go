@@ -131,7 +131,7 @@ func tinyConfig() Config {
 	c := DefaultConfig(true)
 	c.Runs = 2
 	c.Duration = 15 * time.Millisecond
-	c.Algorithms = []string{kem.MLKEM512, kem.MLKEM768}
+	c.Algorithms = []string{kem.MLKEM512, kem.MLKEM768, kem.XWing}
 	c.Clients = 2
 	c.BulkBytes = 1 << 20
 	c.IdleConns = []int{1, 3}
@@ -167,7 +167,7 @@ func TestTinyRun(t *testing.T) {
 
 	// KEM operations: every backend and algorithm has three rows, measured
 	// or saying why not.
-	require.Len(t, r.KEM, len(kem.AllBackends())*2*3)
+	require.Len(t, r.KEM, len(kem.AllBackends())*3*3)
 	for _, k := range r.KEM {
 		name := k.Backend + " " + k.Algorithm + " " + k.Op
 		switch {
@@ -181,7 +181,7 @@ func TestTinyRun(t *testing.T) {
 			positive(t, k.NsPerOp, name)
 			positive(t, k.OpsPerSec, name)
 			assert.Equal(t, cfg.Runs, k.NsPerOp.Runs, name)
-			if k.Backend == kem.BackendLiboqs {
+			if k.Backend == kem.BackendLiboqs && k.Algorithm != kem.XWing {
 				positive(t, k.CNsPerOp, name)
 				positive(t, k.GoOverC, name)
 			} else {
@@ -240,7 +240,7 @@ func TestTinyRun(t *testing.T) {
 		require.NotNil(t, e.AllocsPerRoundTrip, "echo "+e.Protocol)
 	}
 
-	require.Len(t, r.Legacy, 2*len(cfg.Algorithms))
+	require.Len(t, r.Legacy, 2*2, "ML-KEM-512 and -768; the legacy protocol has no X-Wing")
 	for _, s := range r.Legacy {
 		positive(t, s.MessagesPerSec, "legacy "+s.Protocol)
 		assert.Positive(t, s.WireBytesPerMessage)
@@ -288,7 +288,10 @@ func TestTinyRun(t *testing.T) {
 		require.NotNil(t, s.HandshakeVsTLSConcurrent)
 		require.NotNil(t, s.HandshakeVsTCP)
 		require.NotNil(t, s.HandshakeVsTCPConcurrent)
-		assert.Len(t, s.NullReasons, 2, "X-Wing was not measured: %v", s.NullReasons)
+		require.NotNil(t, s.XWingVsTLS)
+		require.NotNil(t, s.XWingCost)
+		assert.Positive(t, s.XWingCost.HandshakeBytes)
+		assert.Empty(t, s.NullReasons)
 	} else {
 		assert.Nil(t, s.CgoOverheadMax)
 		assert.Nil(t, s.HandshakeVsTLS)

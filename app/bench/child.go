@@ -67,14 +67,16 @@ func ServeChild(args []string, in io.Reader, out io.Writer) error {
 	var active atomic.Int64
 	srv := &server{ln: ln}
 	srv.serve(func(c net.Conn) error {
+		// Counted from the start to the end of the goroutine, so that a
+		// count of 0 has no connection's goroutine left behind.
+		active.Add(1)
+		defer active.Add(-1)
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(ioTimeout))
 		if err := c.(*session.Conn).Handshake(); err != nil {
 			return err
 		}
 		c.SetDeadline(time.Time{})
-		active.Add(1)
-		defer active.Add(-1)
 		_, err := io.Copy(io.Discard, c)
 		return err
 	})

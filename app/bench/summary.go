@@ -27,9 +27,6 @@ const (
 	targetTunnelCPU        = 0.5
 )
 
-// xwingName is X-Wing's name in package kem.
-const xwingName = "X-Wing"
-
 // QuickNote is what a quick run says instead of judging a target.
 const QuickNote = "not judged: a quick run is too short and noisy to judge targets (run without -quick)"
 
@@ -67,7 +64,7 @@ func summarize(r *Report) Summary {
 			s.HandshakeVsTLS, s.HandshakeVsTCP = h.VsTLS, h.VsTCP
 		case h.Algorithm == kem.MLKEM768 && h.Clients == r.Settings.Clients:
 			s.HandshakeVsTLSConcurrent, s.HandshakeVsTCPConcurrent = h.VsTLS, h.VsTCP
-		case h.Algorithm == xwingName && h.Clients == 1:
+		case h.Algorithm == kem.XWing && h.Clients == 1:
 			s.XWingVsTLS = h.VsTLS
 		}
 	}
@@ -215,20 +212,20 @@ func hybridCost(r *Report) *HybridCost {
 		return &v
 	}
 	for _, backend := range r.Machine.Backends {
-		x, m := hs(backend, xwingName), hs(backend, kem.MLKEM768)
-		keygen := diff(kemNs(backend, xwingName, OpKeygen), kemNs(backend, kem.MLKEM768, OpKeygen), 1e-3)
+		x, m := hs(backend, kem.XWing), hs(backend, kem.MLKEM768)
+		keygen := diff(kemNs(backend, kem.XWing, OpKeygen), kemNs(backend, kem.MLKEM768, OpKeygen), 1e-3)
 		if (x == nil || m == nil) && keygen == nil {
 			continue
 		}
 		c := &HybridCost{Backend: backend, KeygenMicros: keygen,
-			EncapsMicros: diff(kemNs(backend, xwingName, OpEncaps), kemNs(backend, kem.MLKEM768, OpEncaps), 1e-3),
-			DecapsMicros: diff(kemNs(backend, xwingName, OpDecaps), kemNs(backend, kem.MLKEM768, OpDecaps), 1e-3)}
+			EncapsMicros: diff(kemNs(backend, kem.XWing, OpEncaps), kemNs(backend, kem.MLKEM768, OpEncaps), 1e-3),
+			DecapsMicros: diff(kemNs(backend, kem.XWing, OpDecaps), kemNs(backend, kem.MLKEM768, OpDecaps), 1e-3)}
 		if x != nil && m != nil {
 			v := 1e6/x.PerSec.Median - 1e6/m.PerSec.Median
 			c.HandshakeMicros = &v
 			c.HandshakeBytes = x.WireBytes - m.WireBytes
 		}
-		xp, err1 := kem.ParamsFor(xwingName)
+		xp, err1 := kem.ParamsFor(kem.XWing)
 		mp, err2 := kem.ParamsFor(kem.MLKEM768)
 		if err1 == nil && err2 == nil {
 			c.EncapsulationKeyBytes = xp.EncapsulationKeySize - mp.EncapsulationKeySize

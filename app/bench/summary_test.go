@@ -22,9 +22,9 @@ func summaryReport() *Report {
 			{Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM768, Op: OpKeygen, Status: StatusOK, NsPerOp: &Stat{Median: 10000}},
 			{Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM768, Op: OpEncaps, Status: StatusOK, NsPerOp: &Stat{Median: 11000}, GoOverC: &Stat{Median: 1.12}},
 			{Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM768, Op: OpDecaps, Status: StatusOK, NsPerOp: &Stat{Median: 12000}},
-			{Backend: kem.BackendLiboqs, Algorithm: xwingName, Op: OpKeygen, Status: StatusOK, NsPerOp: &Stat{Median: 40000}},
-			{Backend: kem.BackendLiboqs, Algorithm: xwingName, Op: OpEncaps, Status: StatusOK, NsPerOp: &Stat{Median: 80000}},
-			{Backend: kem.BackendLiboqs, Algorithm: xwingName, Op: OpDecaps, Status: StatusOK, NsPerOp: &Stat{Median: 50000}},
+			{Backend: kem.BackendLiboqs, Algorithm: kem.XWing, Op: OpKeygen, Status: StatusOK, NsPerOp: &Stat{Median: 40000}},
+			{Backend: kem.BackendLiboqs, Algorithm: kem.XWing, Op: OpEncaps, Status: StatusOK, NsPerOp: &Stat{Median: 80000}},
+			{Backend: kem.BackendLiboqs, Algorithm: kem.XWing, Op: OpDecaps, Status: StatusOK, NsPerOp: &Stat{Median: 50000}},
 			{Backend: kem.BackendCircl, Algorithm: kem.MLKEM768, Op: OpEncaps, Status: StatusOK},
 		},
 		Handshakes: []HandshakeResult{
@@ -32,7 +32,7 @@ func summaryReport() *Report {
 			{Protocol: ProtoSession, Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM768, Clients: 1, Status: StatusOK, WireBytes: 4654,
 				PerSec: &Stat{Median: 4000}, VsTLS: ptr(3.5), VsTCP: ptr(0.4)},
 			{Protocol: ProtoSession, Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM768, Clients: 4, Status: StatusOK, VsTLS: ptr(2.5), VsTCP: ptr(0.9)},
-			{Protocol: ProtoSession, Backend: kem.BackendLiboqs, Algorithm: xwingName, Clients: 1, Status: StatusOK, WireBytes: 4718,
+			{Protocol: ProtoSession, Backend: kem.BackendLiboqs, Algorithm: kem.XWing, Clients: 1, Status: StatusOK, WireBytes: 4718,
 				PerSec: &Stat{Median: 2500}, VsTLS: ptr(2.6)},
 			{Protocol: ProtoSession, Backend: kem.BackendCircl, Algorithm: kem.MLKEM768, Clients: 1, Status: StatusOK, VsTLS: ptr(9), VsTCP: ptr(2)},
 		},
@@ -111,7 +111,7 @@ func TestHybridCost(t *testing.T) {
 	assert.InDelta(t, 38, *c.DecapsMicros, 1e-9)
 	assert.InDelta(t, 1e6/2500-1e6/4000, *c.HandshakeMicros, 1e-9)
 	assert.Equal(t, 64, c.HandshakeBytes)
-	if p, err := kem.ParamsFor(xwingName); err == nil {
+	if p, err := kem.ParamsFor(kem.XWing); err == nil {
 		m, _ := kem.ParamsFor(kem.MLKEM768)
 		assert.Equal(t, p.EncapsulationKeySize-m.EncapsulationKeySize, c.EncapsulationKeyBytes)
 		assert.Equal(t, 32, c.CiphertextBytes, "X25519's share")
