@@ -232,6 +232,9 @@ func TestTinyRun(t *testing.T) {
 		require.NotNil(t, b.AllocsPerWrite, "bulk "+b.Protocol)
 	}
 	assert.NotNil(t, r.Bulk[0].VsTLS)
+	require.NotNil(t, r.Bulk[0].KeyUpdates)
+	assert.Zero(t, *r.Bulk[0].KeyUpdates, "the default limits: no key update in the bulk figure")
+	assert.Contains(t, r.Bulk[0].Detail, "key updates: 0")
 	assert.Contains(t, r.Bulk[1].Detail, "TLS_AES_", "the negotiated suite is named")
 
 	require.Len(t, r.Echo, 3)

@@ -114,8 +114,12 @@ type ThroughputResult struct {
 	MBPerSec    *Stat  `json:"mb_per_sec"` // 10^6 bytes of application data per second
 	// AllocsPerWrite is the heap objects the process (client and server)
 	// allocated per Write, over the whole transfer.
-	AllocsPerWrite *Stat    `json:"allocs_per_write"`
-	VsTLS          *float64 `json:"vs_tls"`
+	AllocsPerWrite *Stat `json:"allocs_per_write"`
+	// KeyUpdates (session) is how many key updates the client sent over
+	// all runs: with the default limits (PROTOCOL.md, "Key update"), one
+	// per 2^35 blocks or 2^23 records, none in a run of the bench.
+	KeyUpdates *uint64  `json:"key_updates,omitempty"`
+	VsTLS      *float64 `json:"vs_tls"`
 }
 
 // EchoResult is one round-trip rate.

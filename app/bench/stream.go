@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/kem"
+	"github.com/kemtcp/kemtcp/app/session"
 )
 
 // streamScheme is the KEM of the bulk, echo and scale sections: ML-KEM-768
@@ -58,6 +59,7 @@ func heapAllocs() uint64 {
 type transfer struct {
 	mbPerSec       float64
 	allocsPerWrite float64
+	keyUpdates     uint64 // the session's, sent
 }
 
 // throughput dials a connection, Writes msgSize-byte messages until lim,
@@ -83,7 +85,11 @@ func throughput(dial func() (net.Conn, error), msgSize int, lim limit) (transfer
 	}
 	el := time.Since(start)
 	writes := float64(sent) / float64(msgSize)
-	return transfer{mbPerSec: float64(sent) / el.Seconds() / 1e6, allocsPerWrite: float64(heapAllocs()-allocs) / writes}, nil
+	t := transfer{mbPerSec: float64(sent) / el.Seconds() / 1e6, allocsPerWrite: float64(heapAllocs()-allocs) / writes}
+	if sc, ok := c.(*session.Conn); ok {
+		t.keyUpdates = sc.ConnectionState().KeyUpdatesSent
+	}
+	return t, nil
 }
 
 // streamServers are a session server and a TLS server in one mode, and how
@@ -151,6 +157,7 @@ func withStreamServers(mode, maxFrame int, measure func(*streamServers) error) e
 // limit, alternating runs, and returns their two rows.
 func (c *Config) throughputPair(ss *streamServers, msgSize int, lim limit) (ThroughputResult, ThroughputResult, error) {
 	var sv, tv, sa, ta []float64
+	var updates uint64
 	warm := limit{bytes: min(lim.bytes, 8<<20), d: lim.d / 10}
 	if _, err := throughput(ss.dialSession, msgSize, warm); err != nil {
 		return ThroughputResult{}, ThroughputResult{}, fmt.Errorf("session: %w", err)
@@ -170,10 +177,11 @@ func (c *Config) throughputPair(ss *streamServers, msgSize int, lim limit) (Thro
 			return ThroughputResult{}, ThroughputResult{}, fmt.Errorf("tls: %w", err)
 		}
 		sv, tv = append(sv, s.mbPerSec), append(tv, t.mbPerSec)
+		updates += s.keyUpdates
 		sa, ta = append(sa, s.allocsPerWrite), append(ta, t.allocsPerWrite)
 	}
-	return ThroughputResult{Protocol: ProtoSession, Detail: ss.sessDetail, MessageSize: msgSize, MBPerSec: NewStat(sv),
-			AllocsPerWrite: NewStat(sa), VsTLS: PairedRatio(sv, tv)},
+	return ThroughputResult{Protocol: ProtoSession, Detail: fmt.Sprintf("%s; key updates: %d", ss.sessDetail, updates), MessageSize: msgSize,
+			MBPerSec: NewStat(sv), AllocsPerWrite: NewStat(sa), KeyUpdates: &updates, VsTLS: PairedRatio(sv, tv)},
 		ThroughputResult{Protocol: ProtoTLS, Detail: ss.tlsDetail, MessageSize: msgSize, MBPerSec: NewStat(tv), AllocsPerWrite: NewStat(ta)}, nil
 }
 
