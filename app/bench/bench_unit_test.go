@@ -48,7 +48,7 @@ func TestNewStat(t *testing.T) {
 
 	s := NewStat([]float64{30, 10, 20})
 	require.NotNil(t, s)
-	assert.Equal(t, Stat{Median: 20, Min: 10, Max: 30, SpreadPct: 50, Runs: 3}, *s)
+	assert.Equal(t, Stat{Median: 20, Min: 10, Max: 30, SpreadPct: 50, Runs: 3, Values: []float64{30, 10, 20}}, *s, "the runs in their order")
 
 	s = NewStat([]float64{4, 1, 3, 2})
 	assert.Equal(t, 2.5, s.Median, "the mean of the middle two")
@@ -56,7 +56,7 @@ func TestNewStat(t *testing.T) {
 	assert.InDelta(t, 60, s.SpreadPct, 1e-9)
 
 	s = NewStat([]float64{7, math.NaN()})
-	assert.Equal(t, Stat{Median: 7, Min: 7, Max: 7, Runs: 1}, *s)
+	assert.Equal(t, Stat{Median: 7, Min: 7, Max: 7, Runs: 1, Values: []float64{7}}, *s)
 
 	assert.Equal(t, 0.0, NewStat([]float64{0, 0}).SpreadPct, "no division by a zero median")
 }

@@ -49,6 +49,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kem-bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "a short run of every section (under a minute), for smoke tests")
 	jsonFile := fs.String("json", "", "also write every figure and the summary as JSON to `FILE`")
+	benchFile := fs.String("benchfmt", "", "also write every run of every figure to `FILE` in the Go benchmark format, for benchstat")
 	chartFile := fs.String("chart", "", "also draw the main figures into `FILE` (.svg or .png)")
 	runs := fs.Int("runs", 0, "runs per figure (default 5; 3 with -quick)")
 	duration := fs.Duration("duration", 0, "length of one run of a rate (default 1s; 120ms with -quick)")
@@ -148,6 +149,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kem-bench: wrote %s\n", *jsonFile)
 		}
 	}
+	if *benchFile != "" {
+		if err := writeFile(*benchFile, r.WriteBenchfmt); err != nil {
+			fmt.Fprintf(stderr, "kem-bench: %v\n", err)
+			status = ExitFailure
+		} else if !*quiet {
+			fmt.Fprintf(stderr, "kem-bench: wrote %s\n", *benchFile)
+		}
+	}
 	if *chartFile != "" {
 		if err := r.WriteChart(*chartFile); err != nil {
 			fmt.Fprintf(stderr, "kem-bench: %v\n", err)
@@ -160,6 +169,19 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kem-bench: done in %s\n", time.Since(start).Round(time.Second))
 	}
 	return status
+}
+
+// writeFile creates path and writes it with write.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func usageError(stderr io.Writer, msg string) int {

@@ -26,9 +26,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Settings.Quick {
 		fmt.Fprintf(&b, "          A quick run cannot judge targets: it shows the ratios, not whether they are met.\n")
 	}
-	fmt.Fprintf(&b, "Compare:  kem-bench -json A.json, later B.json, and read both; for statistics, the Go benchmarks of the same paths\n")
-	fmt.Fprintf(&b, "          with benchstat (go install golang.org/x/perf/cmd/benchstat@latest):\n")
-	fmt.Fprintf(&b, "          go test -C app/bench -run '^$' -bench . -benchmem -count 10 -tags liboqs > new.txt; benchstat old.txt new.txt\n")
+	fmt.Fprintf(&b, "Compare:  with benchstat (go install golang.org/x/perf/cmd/benchstat@latest): kem-bench -benchfmt old.txt, later\n")
+	fmt.Fprintf(&b, "          kem-bench -benchfmt new.txt, then benchstat old.txt new.txt; the Go benchmarks of the same paths likewise:\n")
+	fmt.Fprintf(&b, "          go test -C app/bench -run '^$' -bench . -benchmem -count 10 -tags liboqs > new.txt\n")
 
 	if len(r.KEM) > 0 {
 		fmt.Fprintf(&b, "\n1. KEM operations, through package kem (keygen: GenerateKey+Destroy; encaps: parse and check the received key, then Encapsulate)\n")
