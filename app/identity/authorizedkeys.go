@@ -59,24 +59,23 @@ type AuthorizedKey struct {
 //	# build machines
 //	ML-KEM-768 MIIEsjALBglghkgBZQMEBAIDggShAKtS...  build-1 (rack 4)
 //	ML-KEM-1024 x7j6CqRx1a4Yki1sytWzHh2E+SrnI6v9...
+//	X-Wing MIIE1DANBgsrBgEEAYPmLYHIegOCBMEA...  laptop
 //
 // The rules:
 //   - ALGORITHM is any name kem.CanonicalName accepts ("ML-KEM-768",
-//     "mlkem768", "768", any case); FormatAuthorizedKey writes the
-//     canonical name.
+//     "mlkem768", "768", "X-Wing", "xwing", any case); FormatAuthorizedKey
+//     writes the canonical name.
 //   - BASE64 is standard, padded base64 (RFC 4648, Section 4) of either the
 //     DER of a SubjectPublicKeyInfo (RFC 5280, with the algorithm
-//     identifiers of RFC 9935: the DER that the "PUBLIC KEY" PEM of
-//     MarshalPublicKeyPEM holds), or the raw encapsulation key. They are
-//     told apart by length: exactly the algorithm's encapsulation key size
-//     (kem.Params) is the raw key; anything else must be a
-//     SubjectPublicKeyInfo of that same algorithm. The raw form works for
-//     every algorithm package kem knows, the SubjectPublicKeyInfo form for
-//     those this package has object identifiers for (ML-KEM).
-//   - The key must pass its algorithm's input check (for ML-KEM the
-//     modulus check of FIPS 203, Section 7.2), made by the algorithm's own
-//     Scheme: the circl backend's, else that of the first compiled-in
-//     backend that has the algorithm.
+//     identifiers of RFC 9935 and of draft-connolly-cfrg-xwing-kem-10: the
+//     DER that the "PUBLIC KEY" PEM of MarshalPublicKeyPEM holds), or the
+//     raw encapsulation key. They are told apart by length: exactly the
+//     algorithm's encapsulation key size (kem.Params) is the raw key;
+//     anything else must be a SubjectPublicKeyInfo of that same algorithm.
+//   - The key must pass its algorithm's input check (the modulus check of
+//     FIPS 203, Section 7.2, for ML-KEM and X-Wing's ML-KEM-768 half), made
+//     by the algorithm's own Scheme: the circl backend's, else that of the
+//     first compiled-in backend that has the algorithm.
 //   - COMMENT is the rest of the line, surrounding blanks removed; it is
 //     shown in logs, so it must be valid UTF-8 without control characters
 //     (tabs allowed).
@@ -340,9 +339,9 @@ func (a *AuthorizedKeys) Lookup(alg string, ek []byte) (comment, fingerprint str
 // FormatAuthorizedKey returns the authorized-keys line of the encapsulation
 // key ek of algorithm alg, with comment (which may be empty), without a
 // line end: the canonical algorithm name, then the base64 of the
-// SubjectPublicKeyInfo DER for the algorithms this package has object
-// identifiers for (the same DER as MarshalPublicKeyPEM's), else of the raw
-// key. The key must pass its algorithm's check; the comment must be one
+// SubjectPublicKeyInfo DER (the same DER as MarshalPublicKeyPEM's; ML-KEM
+// and X-Wing alike), or of the raw key for an algorithm this package has no
+// object identifier for. The key must pass its algorithm's check; the comment must be one
 // line of valid UTF-8 without control characters.
 func FormatAuthorizedKey(alg string, ek []byte, comment string) (string, error) {
 	p, err := kem.ParamsFor(alg)

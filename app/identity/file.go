@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// maxKeyFileSize bounds what ReadPrivateKeyFile reads: an ML-KEM-1024 key in
-// the both form is about 4.5 KB of PEM.
+// maxKeyFileSize bounds what ReadPrivateKeyFile reads: the largest key file,
+// an ML-KEM-1024 key in the both form, is about 4.5 KB of PEM.
 const maxKeyFileSize = 64 << 10
 
 // privateKeyFileMode is the mode of the private key files we create.
@@ -30,8 +30,9 @@ var (
 	ErrKeyFileNotRegular = errors.New("private key file is not a regular file")
 )
 
-// WritePrivateKeyFile writes the seed form of a key (MarshalPrivateKeyPEM)
-// to a new file created with mode 0600. It refuses to overwrite an existing
+// WritePrivateKeyFile writes the seed form of a key (MarshalPrivateKeyPEM:
+// the seed has the algorithm's kem.Params SeedSize, 64 bytes for ML-KEM, 32
+// for X-Wing) to a new file created with mode 0600. It refuses to overwrite an existing
 // file (the error matches fs.ErrExist) and removes what it wrote if writing
 // fails.
 func WritePrivateKeyFile(path, alg string, seed []byte) error {
@@ -81,7 +82,7 @@ func ReadPrivateKeyFile(path string) (*PrivateKey, error) {
 	if err := checkKeyFileOwner(path, fi); err != nil {
 		return nil, err
 	}
-	if err := checkKeyFileMode(path, fi.Mode()); err != nil {
+	if err := checkKeyFileMode(path, fi); err != nil {
 		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
@@ -90,7 +91,7 @@ func ReadPrivateKeyFile(path string) (*PrivateKey, error) {
 		return nil, fmt.Errorf("private key: reading %s: %w", path, err)
 	}
 	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("private key: %s is larger than %d KiB; it is not an ML-KEM key file", path, maxKeyFileSize>>10)
+		return nil, fmt.Errorf("private key: %s is larger than %d KiB; it is not a kemtcp key file", path, maxKeyFileSize>>10)
 	}
 	k, err := ParsePrivateKeyPEM(data)
 	if err != nil {
@@ -142,14 +143,30 @@ func describeFileType(m fs.FileMode) string {
 	}
 }
 
-func checkKeyFileMode(path string, mode fs.FileMode) error {
+// checkKeyFileMode refuses a key file that others may read or change. A
+// file of the current user must be accessible by that user only (as ssh
+// asks, 0600 or 0400). A file of root may also be readable by its group,
+// and nothing more (0640, 0440: as PostgreSQL allows for its server key),
+// which is how Kubernetes mounts a Secret for a pod's fsGroup and how
+// root-managed key files are shared with a service's group.
+func checkKeyFileMode(path string, fi fs.FileInfo) error {
+	return checkKeyFileModeAs(path, fi, os.Geteuid())
+}
+
+// checkKeyFileModeAs is checkKeyFileMode for a process of user euid.
+func checkKeyFileModeAs(path string, fi fs.FileInfo, euid int) error {
 	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
 		return nil
 	}
-	if perm := mode.Perm(); perm&0o077 != 0 {
+	perm := fi.Mode().Perm()
+	bad, allowed := perm&0o077, "0600"
+	if ownedByRoot(fi) && euid != 0 {
+		bad, allowed = perm&0o037, "0640 (owned by root)"
+	}
+	if bad != 0 {
 		return fmt.Errorf("%w: %s has mode %04o, so other users may read or change it; "+
-			"a private key must be accessible only by its owner. Fix it with: chmod 600 %s",
-			ErrKeyFilePermissions, path, perm, shellQuote(path))
+			"a private key must be accessible only by its owner (at most %s). Fix it with: chmod 600 %s",
+			ErrKeyFilePermissions, path, perm, allowed, shellQuote(path))
 	}
 	return nil
 }

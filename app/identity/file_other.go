@@ -30,3 +30,6 @@ func openNonBlocking(path string, flag int, perm fs.FileMode) (*os.File, error) 
 
 // syncDir does nothing outside Unix, where directories cannot be synced.
 func syncDir(string) {}
+
+// ownedByRoot is false: Go maps no file owner outside Unix.
+func ownedByRoot(fs.FileInfo) bool { return false }

@@ -18,7 +18,7 @@ import (
 func TestWriteReadPrivateKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "server.key")
-	seed := randomSeed(t)
+	seed := randomSeed(t, kem.MLKEM768)
 
 	require.NoError(t, WritePrivateKeyFile(path, "768", seed))
 	fi, err := os.Stat(path)
@@ -37,7 +37,7 @@ func TestWriteReadPrivateKeyFile(t *testing.T) {
 	assert.Equal(t, &PrivateKey{Algorithm: kem.MLKEM768, Seed: seed, Form: FormSeed}, k)
 
 	// Never overwrite: not with another key, not with the same one.
-	err = WritePrivateKeyFile(path, kem.MLKEM1024, randomSeed(t))
+	err = WritePrivateKeyFile(path, kem.MLKEM1024, randomSeed(t, kem.MLKEM1024))
 	require.ErrorIs(t, err, fs.ErrExist)
 	assert.Contains(t, err.Error(), "refusing to overwrite "+path)
 	after, err := os.ReadFile(path)
@@ -66,7 +66,7 @@ func TestReadPrivateKeyFilePermissions(t *testing.T) {
 	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
 		t.Skip("no Unix permissions")
 	}
-	seed := randomSeed(t)
+	seed := randomSeed(t, kem.MLKEM512)
 	data, err := MarshalPrivateKeyPEM(kem.MLKEM512, seed)
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -120,7 +120,7 @@ func TestReadPrivateKeyFileErrors(t *testing.T) {
 
 	// A parse error names the file.
 	pub := filepath.Join(dir, "server.pub")
-	_, ek := keyMaterial(t, kem.MLKEM768, randomSeed(t))
+	_, ek := keyMaterial(t, kem.MLKEM768, randomSeed(t, kem.MLKEM768))
 	pubPEM, err := MarshalPublicKeyPEM(kem.MLKEM768, ek)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(pub, pubPEM, 0o600))

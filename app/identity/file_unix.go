@@ -53,3 +53,9 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// ownedByRoot reports whether fi's owner is root.
+func ownedByRoot(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == 0
+}

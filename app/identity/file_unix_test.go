@@ -5,6 +5,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,7 +77,7 @@ func TestReadPrivateKeyFileFIFO(t *testing.T) {
 func TestReadPrivateKeyFileFIFOSwappedIn(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "server.key")
-	data, err := MarshalPrivateKeyPEM(kem.MLKEM768, randomSeed(t))
+	data, err := MarshalPrivateKeyPEM(kem.MLKEM768, randomSeed(t, kem.MLKEM768))
 	require.NoError(t, err)
 
 	var (
@@ -152,7 +153,7 @@ func TestReadPrivateKeyFileFIFOSwappedIn(t *testing.T) {
 func TestReadPrivateKeyFileSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "real.key")
-	require.NoError(t, WritePrivateKeyFile(target, kem.MLKEM512, randomSeed(t)))
+	require.NoError(t, WritePrivateKeyFile(target, kem.MLKEM512, randomSeed(t, kem.MLKEM512)))
 	link := filepath.Join(dir, "link.key")
 	require.NoError(t, os.Symlink(target, link))
 	_, err := ReadPrivateKeyFile(link)
@@ -164,7 +165,7 @@ func TestReadPrivateKeyFileSymlink(t *testing.T) {
 
 func TestReadPrivateKeyFileOwner(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "server.key")
-	require.NoError(t, WritePrivateKeyFile(path, kem.MLKEM512, randomSeed(t)))
+	require.NoError(t, WritePrivateKeyFile(path, kem.MLKEM512, randomSeed(t, kem.MLKEM512)))
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED: TestReadPrivateKeyFileOwner needs root to give a file to another uid; the owner check is NOT tested in this run")
 	}
@@ -222,6 +223,50 @@ func TestKnownHostsFIFO(t *testing.T) {
 			releaseFIFOs(path)()
 			<-done
 			t.Fatalf("%s blocked opening a FIFO", name)
+		}
+	}
+}
+
+// statInfo is an fs.FileInfo of a given owner and mode.
+type statInfo struct {
+	fs.FileInfo
+	uid  uint32
+	mode fs.FileMode
+}
+
+func (s statInfo) Mode() fs.FileMode { return s.mode }
+func (s statInfo) Sys() any          { return &syscall.Stat_t{Uid: s.uid} }
+
+// TestKeyFileModeRule: a key of the current user must be 0600 or
+// stricter; a key of root, read by another user, may also be readable by
+// its group (0640, 0440: Kubernetes Secrets with an fsGroup, root-managed
+// keys), never by others, never group-writable.
+func TestKeyFileModeRule(t *testing.T) {
+	const user = 1000
+	for _, tc := range []struct {
+		owner uint32
+		euid  int
+		mode  fs.FileMode
+		ok    bool
+	}{
+		{user, user, 0o600, true},
+		{user, user, 0o400, true},
+		{user, user, 0o640, false},
+		{user, user, 0o604, false},
+		{0, user, 0o640, true},
+		{0, user, 0o440, true},
+		{0, user, 0o400, true},
+		{0, user, 0o660, false},
+		{0, user, 0o644, false},
+		{0, user, 0o604, false},
+		{0, 0, 0o640, false}, // root reading its own key: as strict as anyone
+		{0, 0, 0o600, true},
+	} {
+		err := checkKeyFileModeAs("k", statInfo{uid: tc.owner, mode: tc.mode}, tc.euid)
+		if tc.ok {
+			assert.NoError(t, err, "%+v", tc)
+		} else {
+			assert.ErrorIs(t, err, ErrKeyFilePermissions, "%+v", tc)
 		}
 	}
 }

@@ -26,7 +26,9 @@ var (
 )
 
 // Fingerprint is "SHA256:" + unpadded standard base64 of SHA-256(ek), as
-// OpenSSH prints key fingerprints (PROTOCOL.md, "Server identity").
+// OpenSSH prints key fingerprints (PROTOCOL.md, "Server identity"). ek is
+// the raw encapsulation key of any KEM (ML-KEM's ek, X-Wing's 1216-byte
+// pk_M || pk_X), not its SubjectPublicKeyInfo.
 func Fingerprint(ek []byte) string {
 	sum := sha256.Sum256(ek)
 	return fingerprintOfDigest(sum[:])
@@ -41,7 +43,7 @@ func fingerprintOfDigest(sum []byte) string {
 // the prefix is case-sensitive and the base64 must be unpadded and canonical.
 func ParseFingerprint(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
-	want := fmt.Sprintf("want %q followed by %d base64 characters, as kem-server prints it", FingerprintPrefix, fingerprintB64Len)
+	want := fmt.Sprintf("want %q followed by %d base64 characters", FingerprintPrefix, fingerprintB64Len)
 	b64, ok := strings.CutPrefix(s, FingerprintPrefix)
 	if !ok {
 		if len(s) >= len(FingerprintPrefix) && strings.EqualFold(s[:len(FingerprintPrefix)], FingerprintPrefix) {

@@ -29,7 +29,7 @@ func TestFingerprintKnownAnswer(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, want, Fingerprint(ek))
 			// The same key derived from the seed 00..3f.
-			_, ek2 := keyMaterial(t, alg, countingSeed())
+			_, ek2 := keyMaterial(t, alg, countingSeed(alg))
 			assert.Equal(t, want, Fingerprint(ek2))
 			require.NoError(t, CheckPin(want, ek))
 		})
@@ -54,8 +54,8 @@ func TestFingerprintFormat(t *testing.T) {
 }
 
 func TestCheckPin(t *testing.T) {
-	_, ek := keyMaterial(t, kem.MLKEM768, randomSeed(t))
-	_, other := keyMaterial(t, kem.MLKEM768, randomSeed(t))
+	_, ek := keyMaterial(t, kem.MLKEM768, randomSeed(t, kem.MLKEM768))
+	_, other := keyMaterial(t, kem.MLKEM768, randomSeed(t, kem.MLKEM768))
 	pin := Fingerprint(ek)
 
 	require.NoError(t, CheckPin(pin, ek))
@@ -98,7 +98,7 @@ func TestCheckPin(t *testing.T) {
 // exactly one byte of the digest, at each of the 32 positions, is refused
 // (issue 18: comparing only part of the digest passed every other test).
 func TestCheckPinEveryByte(t *testing.T) {
-	_, ek := keyMaterial(t, kem.MLKEM768, randomSeed(t))
+	_, ek := keyMaterial(t, kem.MLKEM768, randomSeed(t, kem.MLKEM768))
 	sum := sha256.Sum256(ek)
 	require.NoError(t, CheckPin(fingerprintOfDigest(sum[:]), ek))
 	for i := range sha256.Size {

@@ -16,13 +16,25 @@ import (
 )
 
 // privateKeySeeds are DER seeds for the private key fuzzers: every form of
-// every KEM, the RFC 9935 examples, its bad keys, and near misses.
+// every KEM, the RFC 9935 and X-Wing draft examples, RFC 9935's bad keys,
+// and near misses.
 func privateKeySeeds(f *testing.F) [][]byte {
 	var out [][]byte
 	for _, alg := range kem.Algorithms() {
-		seed := countingSeed()
+		seed := countingSeed(alg)
 		expanded, ek := keyMaterial(f, alg, seed)
 		oid := testOIDs[alg]
+		if alg == kem.XWing {
+			out = append(out,
+				oak{oid: oid, priv: seed}.der(),
+				oak{version: 1, oid: oid, priv: seed, attrs: true}.der(),
+				oak{version: 1, oid: oid, priv: seed, pub: ek}.der(),
+				oak{oid: oid, priv: seed[:31]}.der(),
+				oak{oid: oid, priv: choiceExpanded(seed)}.der(),
+				oak{oid: compositeOID, priv: append(countingSeed(kem.MLKEM768), seed...)}.der(),
+			)
+			continue
+		}
 		out = append(out,
 			oak{oid: oid, priv: choiceSeed(seed)}.der(),
 			oak{oid: oid, priv: choiceExpanded(expanded)}.der(),
@@ -32,9 +44,9 @@ func privateKeySeeds(f *testing.F) [][]byte {
 			oak{oid: oid, priv: choiceSeed(seed[:63])}.der(),
 		)
 	}
-	files, err := filepath.Glob(filepath.Join("testdata", "lamps", "*.priv"))
-	if err != nil {
-		f.Fatal(err)
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.priv"))
+	if err != nil || len(files) == 0 {
+		f.Fatal("no example keys in testdata", err)
 	}
 	for _, name := range files {
 		data, err := os.ReadFile(name)
@@ -53,8 +65,15 @@ func checkReparse(t *testing.T, k *PrivateKey) {
 	if k.Seed == nil && k.Expanded == nil {
 		t.Fatal("accepted a key with no key material")
 	}
-	if k.Seed != nil && len(k.Seed) != kem.SeedSize {
-		t.Fatalf("accepted a %d-byte seed", len(k.Seed))
+	p, err := kem.ParamsFor(k.Algorithm)
+	if err != nil || p.Name != k.Algorithm {
+		t.Fatalf("accepted a key of algorithm %q: %v", k.Algorithm, err)
+	}
+	if k.Seed != nil && len(k.Seed) != p.SeedSize {
+		t.Fatalf("accepted a %d-byte %s seed", len(k.Seed), k.Algorithm)
+	}
+	if k.Expanded != nil && len(k.Expanded) != p.DecapsulationKeySize {
+		t.Fatalf("accepted a %d-byte %s expanded key", len(k.Expanded), k.Algorithm)
 	}
 	s, err := kem.Lookup(k.Algorithm, kem.BackendCircl)
 	if err != nil {
@@ -135,10 +154,12 @@ func FuzzParsePrivateKeyPEM(f *testing.F) {
 
 func FuzzParsePublicKeyDER(f *testing.F) {
 	for _, alg := range kem.Algorithms() {
-		_, ek := keyMaterial(f, alg, countingSeed())
+		_, ek := keyMaterial(f, alg, countingSeed(alg))
 		f.Add(spki(testOIDs[alg], ek))
 		f.Add(spki(testOIDs[alg], notReducedEK(ek)))
 	}
+	_, xek := keyMaterial(f, kem.XWing, countingSeed(kem.XWing))
+	f.Add(spki(compositeOID, xek))
 	f.Fuzz(func(t *testing.T, der []byte) {
 		alg, ek, err := ParsePublicKeyDER(der)
 		if err != nil {
@@ -253,14 +274,14 @@ func FuzzNormalizeAddr(f *testing.F) {
 // go test -run '^$' -fuzz FuzzParseAuthorizedKeys ./app/identity/
 func FuzzParseAuthorizedKeys(f *testing.F) {
 	for i, alg := range kem.Algorithms() {
-		_, ek := keyMaterial(f, alg, countingSeed())
+		_, ek := keyMaterial(f, alg, countingSeed(alg))
 		raw := base64.StdEncoding.EncodeToString(ek)
 		der := base64.StdEncoding.EncodeToString(spki(testOIDs[alg], ek))
 		f.Add("# clients\n\n" + alg + " " + raw + " alice\n")
 		f.Add(strings.TrimPrefix(alg, "ML-KEM-") + "\t" + der + "\t bob # x \r\n")
 		f.Add(alg + " " + der + "\n" + alg + " " + raw + "\n") // duplicate
 		f.Add(alg + " " + raw[:len(raw)-4] + "\n")
-		f.Add(kem.Algorithms()[(i+1)%3] + " " + der + " wrong algorithm")
+		f.Add(kem.Algorithms()[(i+1)%len(kem.Algorithms())] + " " + der + " wrong algorithm")
 	}
 	f.Add("ML-KEM-768\n")
 	f.Add("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG me@host\n")

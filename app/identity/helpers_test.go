@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,32 +17,63 @@ import (
 )
 
 // The tests build DER by hand from the ASN.1 modules (RFC 5958
-// OneAsymmetricKey, RFC 5280 SubjectPublicKeyInfo, RFC 9935 X509-ML-KEM-2025),
+// OneAsymmetricKey, RFC 5280 SubjectPublicKeyInfo, RFC 9935 X509-ML-KEM-2025,
+// draft-connolly-cfrg-xwing-kem-10 Section 5.8 and XWing-KEM-2024),
 // independently of the package's marshallers.
 
 var testOIDs = map[string]encasn1.ObjectIdentifier{
 	kem.MLKEM512:  {2, 16, 840, 1, 101, 3, 4, 4, 1},
 	kem.MLKEM768:  {2, 16, 840, 1, 101, 3, 4, 4, 2},
 	kem.MLKEM1024: {2, 16, 840, 1, 101, 3, 4, 4, 3},
+	kem.XWing:     {1, 3, 6, 1, 4, 1, 62253, 25722}, // id-XWing
 }
 
-// countingSeed is the seed 00 01 02 ... 3f of the LAMPS examples.
-func countingSeed() []byte {
-	s := make([]byte, kem.SeedSize)
+// compositeOID is id-MLKEM768-X25519-SHA3-256
+// (draft-ietf-lamps-pq-composite-kem-17, Section 8.1.2).
+var compositeOID = encasn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 6, 58}
+
+// mlkemAlgorithms are the algorithms of kem.Algorithms with the RFC 9935
+// key formats: the ML-KEM parameter sets.
+func mlkemAlgorithms() []string {
+	var out []string
+	for _, alg := range kem.Algorithms() {
+		if strings.HasPrefix(alg, "ML-KEM-") {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+func seedSize(t testing.TB, alg string) int {
+	p, err := kem.ParamsFor(alg)
+	require.NoError(t, err)
+	return p.SeedSize
+}
+
+// countingSeed is the seed 00 01 02 ... of alg's seed size: 00..3f for
+// ML-KEM, as in the LAMPS examples; 00..1f for X-Wing, as in the X-Wing
+// draft's Appendix D.
+func countingSeed(alg string) []byte {
+	p, err := kem.ParamsFor(alg)
+	if err != nil {
+		panic(err)
+	}
+	s := make([]byte, p.SeedSize)
 	for i := range s {
 		s[i] = byte(i)
 	}
 	return s
 }
 
-func randomSeed(t testing.TB) []byte {
-	s := make([]byte, kem.SeedSize)
+func randomSeed(t testing.TB, alg string) []byte {
+	s := make([]byte, seedSize(t, alg))
 	_, err := rand.Read(s)
 	require.NoError(t, err)
 	return s
 }
 
-// keyMaterial derives, with the circl backend, the expanded key and ek of a seed.
+// keyMaterial derives, with the circl backend, the expanded key (nil for
+// X-Wing, which has none) and ek of a seed.
 func keyMaterial(t testing.TB, alg string, seed []byte) (expanded, ek []byte) {
 	t.Helper()
 	s, err := kem.Lookup(alg, kem.BackendCircl)
@@ -49,7 +81,10 @@ func keyMaterial(t testing.TB, alg string, seed []byte) (expanded, ek []byte) {
 	dk, err := s.NewDecapsulationKey(seed)
 	require.NoError(t, err)
 	defer dk.Destroy()
-	return dk.(kem.Expander).ExpandedBytes(), dk.EncapsulationKey().Bytes()
+	if x, ok := dk.(kem.Expander); ok {
+		expanded = x.ExpandedBytes()
+	}
+	return expanded, dk.EncapsulationKey().Bytes()
 }
 
 // oak describes a OneAsymmetricKey to build by hand.

@@ -118,10 +118,53 @@ type knownHost struct {
 	line int    // line number in the file; 0 for entries added by this process
 }
 
-// KnownHosts is a known-hosts file: the server keys a client has met,
-// trusted on first use (see the package documentation for the format). It
-// is safe for concurrent use, and processes that share the file may add and
-// remove entries at once (Add, Remove).
+// KnownHosts is a known-hosts file: the key of each server a client has
+// talked to, trusted on first use as ssh does. It is safe for concurrent
+// use, and processes that share the file may add and remove entries at once
+// (Add, Remove).
+//
+// The file is text, one entry per line: the address, the KEM and the
+// server key's Fingerprint, e.g.
+//
+//	# comment
+//	example.com:9000 ML-KEM-768 SHA256:C3k0yDElx4iZXiumvXYeMwRrPkBXG+U+AjMJop85jMk
+//	[2001:db8::1]:9000 ML-KEM-1024 SHA256:x7j6CqRx1a4Yki1sytWzHh2E+SrnI6v9E3RwGHQKhTA  # lab box
+//	10.0.0.7:9000 X-Wing SHA256:yaNWX/3k9ytRZhvjke4T5GN41/Bt1ci/WvnSz7W4M2s
+//
+// Decisions the protocol leaves open:
+//
+//   - Fields are separated by spaces or tabs. Blank lines and lines whose
+//     first non-blank character is '#' are ignored; after the three fields a
+//     line may carry a comment starting with '#'. Anything else is an error
+//     that quotes the file, line number and line: a known-hosts file is never
+//     silently ignored in part.
+//   - The address is host:port as dialled, normalized by NormalizeAddr (host
+//     lower-cased, IP addresses in canonical form, IPv6 in brackets, port in
+//     decimal); no name resolution, so "localhost:9000" and
+//     "127.0.0.1:9000" are different entries, as in ssh.
+//   - The KEM is any spelling kem.CanonicalName accepts; Add writes the
+//     canonical name ("ML-KEM-768", "X-Wing").
+//   - One key per address: a server has one static key and one KEM. A
+//     server that presents a different key or a different KEM for a known
+//     address is refused with ErrHostKeyChanged. Duplicate lines for an
+//     address that agree (two clients that met a server for the first time
+//     at once) are harmless; duplicates that disagree make every connection
+//     to that address fail until the wrong line is removed.
+//   - Add appends one line with a single O_APPEND write while it holds an
+//     exclusive flock(2) on the file (LoadKnownHosts reads under a shared
+//     one), so clients that add at once neither interleave nor break a
+//     line; it creates the file (0600) when needed, and the directory
+//     (0700) only for the default location (LoadDefaultKnownHosts): a path
+//     named explicitly must be in a directory that exists. Remove deletes
+//     the entries of one address, as ssh-keygen -R does, keeping every
+//     other line byte for byte, by writing a temporary file and renaming
+//     it over the old one under the same lock. A KnownHosts sees the
+//     entries of the file as it was loaded plus its own additions, and
+//     after Remove the file as it wrote it.
+//   - Errors of the file itself (cannot create, read or write it, not a
+//     regular file) wrap ErrKnownHostsFile; a malformed line is a
+//     *KnownHostsSyntaxError (ErrMalformedKnownHosts) with its line
+//     number. Neither is ever reported as a problem of a server's key.
 type KnownHosts struct {
 	path      string
 	createDir bool // Add may create path's directory: the default location

@@ -27,7 +27,7 @@ type testKey struct {
 }
 
 func newTestKey(t testing.TB, alg string) testKey {
-	_, ek := keyMaterial(t, alg, randomSeed(t))
+	_, ek := keyMaterial(t, alg, randomSeed(t, alg))
 	return testKey{alg, ek, Fingerprint(ek)}
 }
 

@@ -127,7 +127,7 @@ func Connect(rw io.ReadWriter, s kem.Scheme, maxFrame int) (*ClientConn, error) 
 	}
 	if n, want := len(ekb), s.Params().EncapsulationKeySize; n != want {
 		if other, ok := paramsWith(n, ekSize); ok {
-			return nil, newError(ErrKEMMismatch, nil, "server key is %d bytes: the server uses %s, not %s; use -alg %s", n, other.Name, s.Name(), other.Name)
+			return nil, newError(ErrKEMMismatch, nil, "server key is %d bytes: the server uses %s, not %s", n, other.Name, s.Name())
 		}
 		return nil, newError(ErrMalformed, nil, "server key is %d bytes, want %d for %s (no ML-KEM parameter set has keys of %d bytes)", n, want, s.Name(), n)
 	}

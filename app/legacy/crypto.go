@@ -97,7 +97,7 @@ func open(dk kem.DecapsulationKey, p kem.Params, b *Bundle, dst []byte) ([]byte,
 	}
 	if n := len(b.KEMCiphertext); n != p.CiphertextSize {
 		if other, ok := paramsWith(n, ctSize); ok {
-			return nil, newError(ErrKEMMismatch, nil, "kem_ciphertext is %d bytes: the client uses %s, not %s; use -alg %s", n, other.Name, p.Name, other.Name)
+			return nil, newError(ErrKEMMismatch, nil, "kem_ciphertext is %d bytes: the client uses %s, not %s", n, other.Name, p.Name)
 		}
 		return nil, newError(ErrMalformed, nil, "kem_ciphertext is %d bytes, want %d for %s", n, p.CiphertextSize, p.Name)
 	}
