@@ -48,7 +48,6 @@ const (
 type server struct {
 	ln       net.Listener
 	wg       sync.WaitGroup
-	errs     atomic.Int64
 	firstErr atomic.Pointer[error]
 }
 
@@ -74,7 +73,6 @@ func (s *server) serve(handle func(net.Conn) error) {
 			go func() {
 				defer s.wg.Done()
 				if err := handle(c); err != nil {
-					s.errs.Add(1)
 					s.firstErr.CompareAndSwap(nil, &err)
 				}
 			}()

@@ -506,7 +506,7 @@ func (t *sshTool) setup(env *tunnelEnv) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if kex := firstLines(t.ssh, "-Q", "kex"); !strings.Contains(kex, sshKex) {
+	if kex, _ := exec.Command(t.ssh, "-Q", "kex").Output(); !strings.Contains(string(kex), sshKex) {
 		return "", fmt.Errorf("%w: this ssh has no %s", errNotInstalled, sshKex)
 	}
 	u, err := user.Current()
@@ -548,12 +548,6 @@ func (t *sshTool) setup(env *tunnelEnv) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%s; %s, %s, a private sshd; a new connection is a new channel, no handshake", orDash(versionLine("OpenSSH", t.ssh, "-V")), sshKex, sshCipher), nil
-}
-
-// firstLines is the whole output of path args, or "".
-func firstLines(path string, args ...string) string {
-	out, _ := exec.Command(path, args...).CombinedOutput()
-	return string(out)
 }
 
 func (t *sshTool) start(env *tunnelEnv, target string) (*tunnel, error) {
