@@ -1,6 +1,8 @@
 // Package cli holds the command-line programs kem-server and kem-client, so
-// that tests can run them in-process; their main packages only call
-// Server or Client with the process's arguments, streams and signals.
+// that tests can run them in-process; their main packages only call Server
+// or Client with the process's arguments, streams and signals. It owns
+// everything that speaks in flags: the flags themselves, and the hints that
+// turn a library's error into what to type next (hints.go).
 package cli
 
 import (
@@ -8,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,8 +24,8 @@ import (
 // Exit codes.
 const (
 	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
+	ExitFailure = 1 // something went wrong at run time
+	ExitUsage   = 2 // the command line is wrong
 )
 
 // Flag defaults shared by both commands.
@@ -31,7 +34,7 @@ const (
 	DefaultAlg   = kem.MLKEM768
 	DefaultProto = server.ProtoSession
 	// MinMaxFrame is the smallest -max-frame that still fits every
-	// protocol's first message (an ML-KEM-1024 ServerHello is 3,145 bytes).
+	// protocol's first message (an ML-KEM-1024 ServerHello is 3,146 bytes).
 	MinMaxFrame = 4096
 	MaxMaxFrame = 1 << 30
 )
@@ -46,7 +49,7 @@ func (f *algFlag) String() string { return f.name }
 func (f *algFlag) Set(s string) error {
 	name, err := kem.CanonicalName(s)
 	if err != nil {
-		return errors.New(strings.TrimPrefix(err.Error(), kem.ErrUnknownAlgorithm.Error()+" "))
+		return fmt.Errorf("want one of %s", strings.Join(kem.Algorithms(), ", "))
 	}
 	f.name, f.set = name, true
 	return nil
@@ -59,13 +62,13 @@ func (f *backendFlag) String() string { return f.name }
 func (f *backendFlag) Set(s string) error {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if !slices.Contains(kem.AllBackends(), s) {
-		return fmt.Errorf("unknown backend %q (want one of %s)", s, strings.Join(kem.AllBackends(), ", "))
+		return fmt.Errorf("want one of %s", strings.Join(kem.AllBackends(), ", "))
 	}
 	if !slices.Contains(kem.Backends(), s) {
 		if s == kem.BackendLiboqs {
-			return errors.New("liboqs is not compiled into this binary: run 'make liboqs' and build with -tags liboqs (or 'make build')")
+			return errors.New("liboqs is not compiled into this binary: run 'make liboqs', then 'make build'")
 		}
-		return fmt.Errorf("backend %q is not compiled into this binary", s)
+		return errors.New("not compiled into this binary")
 	}
 	f.name = s
 	return nil
@@ -83,7 +86,7 @@ func (f *protoFlag) Set(s string) error {
 	case "seed":
 		return errors.New(`"seed" is now called "legacy": use -proto legacy (the original demo's unauthenticated protocol)`)
 	}
-	return fmt.Errorf("unknown protocol %q (want session or legacy)", s)
+	return errors.New("want session or legacy")
 }
 
 // sizeFlag is a byte count within [min, max].
@@ -102,6 +105,72 @@ func (f *sizeFlag) Set(s string) error {
 	return nil
 }
 
+// durationFlag is a time.Duration that says what it wants when it cannot
+// parse, and remembers whether it was set.
+type durationFlag struct {
+	d        time.Duration
+	set      bool
+	positive bool // 0 is not allowed
+}
+
+func (f *durationFlag) String() string { return f.d.String() }
+func (f *durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return errors.New("want a duration such as 10s, 5m or 1h30m")
+	case d < 0 || f.positive && d == 0:
+		return errors.New("want a positive duration")
+	}
+	f.d, f.set = d, true
+	return nil
+}
+
+// cidrFlag is a comma-separated list of IP addresses and CIDR ranges.
+type cidrFlag struct{ nets []*net.IPNet }
+
+func (f *cidrFlag) String() string {
+	var s []string
+	for _, n := range f.nets {
+		s = append(s, n.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (f *cidrFlag) Set(s string) error {
+	f.nets = nil
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if !strings.Contains(part, "/") {
+			ip := net.ParseIP(part)
+			if ip == nil {
+				return fmt.Errorf("%q is not an IP address or CIDR range", part)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			f.nets = append(f.nets, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or CIDR range", part)
+		}
+		f.nets = append(f.nets, n)
+	}
+	return nil
+}
+
+func (f *cidrFlag) contains(ip net.IP) bool {
+	for _, n := range f.nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 // common are the flags both commands have.
 type common struct {
 	addr             string
@@ -109,19 +178,20 @@ type common struct {
 	backend          backendFlag
 	proto            protoFlag
 	maxFrame         sizeFlag
-	handshakeTimeout time.Duration
+	handshakeTimeout durationFlag
 }
 
 func (c *common) register(fs *flag.FlagSet) {
 	c.alg.name = DefaultAlg
 	c.proto.name = DefaultProto
 	c.maxFrame = sizeFlag{n: frame.DefaultMaxSize, min: MinMaxFrame, max: MaxMaxFrame}
+	c.handshakeTimeout = durationFlag{d: server.DefaultHandshakeTimeout, positive: true}
 	fs.StringVar(&c.addr, "addr", DefaultAddr, "TCP `address` (host:port)")
-	fs.Var(&c.alg, "alg", "KEM: ML-KEM-512, ML-KEM-768 or ML-KEM-1024 (or 512, 768, 1024)")
-	fs.Var(&c.backend, "backend", "KEM backend: "+strings.Join(kem.Backends(), ", ")+" (compiled into this binary; default "+kem.DefaultBackend()+")")
-	fs.Var(&c.proto, "proto", "wire protocol: session (authenticated channel) or legacy (the original Python demo's; unauthenticated)")
-	fs.Var(&c.maxFrame, "max-frame", "largest frame accepted, in `bytes`")
-	fs.DurationVar(&c.handshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "time allowed for the key exchange, and for each frame once its first byte has arrived")
+	fs.Var(&c.alg, "alg", "`KEM`: "+strings.Join(kem.Algorithms(), ", ")+" (or 512, 768, 1024, xwing)")
+	fs.Var(&c.backend, "backend", "KEM `backend`: "+strings.Join(kem.Backends(), ", ")+" (compiled into this binary; default "+kem.DefaultBackend()+")")
+	fs.Var(&c.proto, "proto", "wire `protocol`: session (authenticated channel) or legacy (the original Python demo's; unauthenticated)")
+	fs.Var(&c.maxFrame, "max-frame", "largest frame accepted and sent, in `bytes` (both sides must agree)")
+	fs.Var(&c.handshakeTimeout, "handshake-timeout", "`duration` allowed for the key exchange, and for each frame once its first byte has arrived")
 }
 
 // scheme looks up the KEM the flags name.
@@ -163,10 +233,11 @@ func usageError(stderr io.Writer, name string, format string, args ...any) int {
 	return ExitUsage
 }
 
-// failure prints one line and returns ExitFailure.
-func failure(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "%s: %v\n", name, err)
-	return ExitFailure
+// explicit returns the names of the flags set on the command line.
+func explicit(fs *flag.FlagSet) map[string]bool {
+	m := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
+	return m
 }
 
 // backendLabel is "liboqs (liboqs 0.16.0)" style text for start-up lines.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/identity"
+	"github.com/kemtcp/kemtcp/app/internal/wire"
 	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/session"
 )
@@ -93,35 +94,30 @@ func mitmMain(args []string, _ io.Reader, stdout io.Writer) int {
 func relay(c net.Conn, upstream string, scheme kem.Scheme, key kem.DecapsulationKey, stdout io.Writer) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	down, err := session.Server(c, &session.ServerConfig{Scheme: scheme, Static: key})
-	if err != nil {
+	down := session.Server(c, &session.ServerConfig{Scheme: scheme, Static: key})
+	if err := down.Handshake(); err != nil {
 		fmt.Fprintln(stdout, "No handshake with the client.")
 		return
 	}
-	uc, err := net.Dial("tcp", upstream)
-	if err != nil {
-		fmt.Fprintf(stdout, "Cannot reach the real server: %v\n", err)
-		return
-	}
-	defer uc.Close()
-	up, err := session.Client(uc, &session.ClientConfig{Scheme: scheme})
+	up, err := session.Dial("tcp", upstream, &session.ClientConfig{Scheme: scheme})
 	if err != nil {
 		fmt.Fprintf(stdout, "No handshake with the real server: %v\n", err)
 		return
 	}
+	defer up.Close()
 	for {
-		msg, err := down.Recv()
+		msg, err := down.ReadMessage()
 		if err != nil {
 			// The client's CLOSE: pass it on, wait for the server's, and
 			// answer the client's.
 			up.CloseWrite()
-			up.Recv()
+			up.ReadMessage()
 			down.CloseWrite()
 			fmt.Fprintln(stdout, "The client left.")
 			return
 		}
 		fmt.Fprintf(stdout, "Read from the client: %s\n", msg)
-		up.Send(msg)
+		up.WriteMessage(msg)
 	}
 }
 
@@ -139,7 +135,7 @@ func failConfirmation(c net.Conn, upstream string, scheme kem.Scheme) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	sh, err := session.ParseServerHello(realHello)
+	sh, err := wire.ParseServerHello(realHello)
 	if err != nil {
 		return 0, err
 	}
@@ -148,7 +144,7 @@ func failConfirmation(c net.Conn, upstream string, scheme kem.Scheme) (int64, er
 		return 0, err
 	}
 	sh.EphemeralKey = dkE.EncapsulationKey().Bytes()
-	shPayload, err := sh.Marshal()
+	shPayload, err := sh.Append(nil)
 	if err != nil {
 		return 0, err
 	}
@@ -159,7 +155,7 @@ func failConfirmation(c net.Conn, upstream string, scheme kem.Scheme) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	ch, err := session.ParseClientHello(chPayload)
+	ch, err := wire.ParseClientHello(chPayload)
 	if err != nil {
 		return 0, err
 	}
@@ -169,20 +165,24 @@ func failConfirmation(c net.Conn, upstream string, scheme kem.Scheme) (int64, er
 	}
 	guess := make([]byte, 32) // ss_s cannot be had without dk_s
 	rand.Read(guess)
-	th := session.TranscriptHash(shPayload, chPayload)
-	prk, err := session.ExtractPRK(th[:], ssE, guess)
+	th := wire.TranscriptHash(shPayload, chPayload)
+	prk, err := wire.Extract(th[:], ssE, guess)
 	if err != nil {
 		return 0, err
 	}
-	_, keyS2C, err := session.ExpandKeys(prk)
+	ts, err := wire.Expand(prk, wire.LabelServerToClient, wire.SecretSize)
 	if err != nil {
 		return 0, err
 	}
-	sealer, err := session.NewRecordSealer(keyS2C)
+	keyS2C, err := wire.Expand(ts, wire.LabelKey, wire.KeySize)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := c.Write(frame.Append(nil, sealer.Seal(nil, session.RecordFinished, nil))); err != nil {
+	var sealer wire.Sealer
+	if err := sealer.SetKey(keyS2C); err != nil {
+		return 0, err
+	}
+	if _, err := c.Write(frame.Append(nil, sealer.Seal(nil, wire.RecordFinished, nil))); err != nil {
 		return 0, err
 	}
 	// Until the client closes (or resets) the connection.

@@ -30,6 +30,7 @@ import (
 	"github.com/kemtcp/kemtcp/app/client"
 	"github.com/kemtcp/kemtcp/app/frame"
 	"github.com/kemtcp/kemtcp/app/internal/testutil"
+	"github.com/kemtcp/kemtcp/app/internal/wire"
 	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/pickle"
@@ -37,7 +38,7 @@ import (
 )
 
 const (
-	hsTimeout = 500 * time.Millisecond
+	hsTimeout = time.Second
 	waitLong  = 20 * time.Second
 )
 
@@ -82,13 +83,16 @@ func startFake(t *testing.T, script func(c net.Conn)) *fakeServer {
 	return fs
 }
 
-// runClient runs the client against addr with two lines of input and
+// verifyFunc is client.Config.Verify's type.
+type verifyFunc = func(ek []byte) (trusted func() (string, error), err error)
+
+// runClient runs the chat client against addr with two lines of input and
 // returns its error, its output (stdout and stderr) and how long it took.
-func runClient(t *testing.T, addr, proto string, s kem.Scheme, verify func([]byte) (string, error)) (error, string, time.Duration) {
+func runClient(t *testing.T, addr, proto string, s kem.Scheme, verify verifyFunc) (error, string, time.Duration) {
 	t.Helper()
 	var out syncBuffer
 	start := time.Now()
-	err := client.Run(context.Background(), client.Config{
+	err := (&client.Chat{Config: client.Config{
 		Addr:             addr,
 		Proto:            proto,
 		Scheme:           s,
@@ -96,7 +100,7 @@ func runClient(t *testing.T, addr, proto string, s kem.Scheme, verify func([]byt
 		Verify:           verify,
 		Out:              &out,
 		Err:              &out,
-	}, strings.NewReader("first line\nsecond line\n"))
+	}}).Run(context.Background(), strings.NewReader("first line\nsecond line\n"))
 	return err, out.String(), time.Since(start)
 }
 
@@ -117,16 +121,25 @@ func params(t testing.TB, alg string) kem.Params {
 // keyPair derives a key pair from a one-byte seed.
 func keyPair(t testing.TB, s kem.Scheme, b byte) kem.DecapsulationKey {
 	t.Helper()
-	dk, err := s.NewDecapsulationKey(bytes.Repeat([]byte{b}, kem.SeedSize))
+	dk, err := s.NewDecapsulationKey(bytes.Repeat([]byte{b}, s.Params().SeedSize))
 	require.NoError(t, err)
 	return dk
 }
 
+// mlkem768EKSize is the size of X-Wing's ML-KEM-768 part, which comes
+// first in its key.
+const mlkem768EKSize = 1184
+
 // withCoefficient returns ek with its i-th 12-bit coefficient (of t, before
-// rho) set to v; i < 0 counts from the end.
+// rho) set to v; i < 0 counts from the end. For X-Wing it changes the
+// ML-KEM-768 part.
 func withCoefficient(ek []byte, i int, v uint16) []byte {
 	ek = bytes.Clone(ek)
-	n := (len(ek) - 32) / 3 * 2
+	mlkem := len(ek)
+	if mlkem == mlkem768EKSize+32 { // X-Wing: ML-KEM-768 || X25519
+		mlkem = mlkem768EKSize
+	}
+	n := (mlkem - 32) / 3 * 2
 	if i < 0 {
 		i += n
 	}
@@ -141,11 +154,19 @@ func withCoefficient(ek []byte, i int, v uint16) []byte {
 	return ek
 }
 
-// serverHello returns a ServerHello payload with the given header.
+// serverHello returns a ServerHello payload with the given header (as
+// version 1 lays it out: no flags).
 func serverHello(magic string, version byte, id uint16, ekS, ekE []byte) []byte {
 	b := append([]byte(magic), version)
 	b = binary.BigEndian.AppendUint16(b, id)
 	return append(append(b, ekS...), ekE...)
+}
+
+// serverHelloV2 returns a version-2 ServerHello payload with flags.
+func serverHelloV2(flags byte, id uint16, ekS, ekE []byte) []byte {
+	b := append([]byte(wire.Magic), wire.Version2)
+	b = binary.BigEndian.AppendUint16(b, id)
+	return append(append(append(b, flags), ekS...), ekE...)
 }
 
 func writeFrame(c net.Conn, payload []byte) { c.Write(frame.Append(nil, payload)) }
@@ -173,7 +194,7 @@ func TestModulusInvalidKeys(t *testing.T) {
 					if which == "ek_e" {
 						ekS, ekE = good, bad
 					}
-					fs := startFake(t, func(c net.Conn) { writeFrame(c, serverHello(session.Magic, session.Version, p.ID, ekS, ekE)) })
+					fs := startFake(t, func(c net.Conn) { writeFrame(c, serverHello(wire.Magic, wire.Version1, p.ID, ekS, ekE)) })
 					err, out, _ := runClient(t, fs.addr, client.ProtoSession, s, nil)
 					require.ErrorIs(t, err, session.ErrBadKey)
 					require.ErrorIs(t, err, kem.ErrEncapsKey)
@@ -181,6 +202,9 @@ func TestModulusInvalidKeys(t *testing.T) {
 					require.Zero(t, <-fs.rest, "the client sent bytes to a server with an invalid key")
 					require.NotContains(t, out, client.ReadyLine)
 				})
+			}
+			if alg == kem.XWing {
+				continue // the legacy protocol speaks ML-KEM only
 			}
 			t.Run(fmt.Sprintf("%s/legacy/coefficient %d = %d", alg, tc.coef, tc.v), func(t *testing.T) {
 				fs := startFake(t, func(c net.Conn) { writeFrame(c, legacy.EncodePublicKey(bad)) })
@@ -200,7 +224,7 @@ func TestHostileServerHello(t *testing.T) {
 	p, p512 := params(t, kem.MLKEM768), params(t, kem.MLKEM512)
 	ek := keyPair(t, s, 1).EncapsulationKey().Bytes()
 	ek512 := keyPair(t, scheme(t, kem.MLKEM512), 1).EncapsulationKey().Bytes()
-	sh := serverHello(session.Magic, session.Version, p.ID, ek, ek)
+	sh := serverHello(wire.Magic, wire.Version1, p.ID, ek, ek)
 	frameOf := func(payload []byte) func(net.Conn) { return func(c net.Conn) { writeFrame(c, payload) } }
 	raw := func(b []byte) func(net.Conn) { return func(c net.Conn) { c.Write(b) } }
 	cases := []struct {
@@ -227,16 +251,20 @@ func TestHostileServerHello(t *testing.T) {
 			}
 		}, nil, `i/o timeout`, 0},
 		{"wrong magic", client.ProtoSession, frameOf(serverHello("KEMTCQ", 1, p.ID, ek, ek)), session.ErrBadMagic, `got "KEMTCQ"`, 0},
-		{"wrong version", client.ProtoSession, frameOf(serverHello(session.Magic, 9, p.ID, ek, ek)), session.ErrVersion, `version 9`, 0},
-		{"unknown KEM id", client.ProtoSession, frameOf(serverHello(session.Magic, 1, 0x0203, ek, ek)), session.ErrUnknownKEM, `0x0203`, 0},
-		{"other ML-KEM", client.ProtoSession, frameOf(serverHello(session.Magic, 1, p512.ID, ek512, ek512)), session.ErrKEMMismatch, `use -alg ML-KEM-512`, 0},
+		{"wrong version", client.ProtoSession, frameOf(serverHello(wire.Magic, 9, p.ID, ek, ek)), session.ErrVersion, `version 9`, 0},
+		{"unknown KEM id", client.ProtoSession, frameOf(serverHello(wire.Magic, 1, 0x0203, ek, ek)), session.ErrUnknownKEM, `0x0203`, 0},
+		{"other ML-KEM", client.ProtoSession, frameOf(serverHello(wire.Magic, 1, p512.ID, ek512, ek512)), session.ErrKEMMismatch, `the server uses ML-KEM-512 \(0x0200\), the client ML-KEM-768 \(0x0201\)`, 0},
 		{"a byte short", client.ProtoSession, frameOf(sh[:len(sh)-1]), session.ErrLength, `got 2376 bytes, want 2377`, 0},
 		{"a byte long", client.ProtoSession, frameOf(append(bytes.Clone(sh), 0)), session.ErrLength, `got 2378 bytes, want 2377`, 0},
-		{"legacy server", client.ProtoSession, frameOf(legacy.EncodePublicKey(ek)), session.ErrLegacyPeer, `use -proto legacy`, 0},
-		{"session server", client.ProtoLegacy, frameOf(sh), legacy.ErrSessionPeer, `use -proto session`, 0},
+		{"legacy server", client.ProtoSession, frameOf(legacy.EncodePublicKey(ek)), session.ErrLegacyPeer, `legacy protocol`, 0},
+		{"refusal: full", client.ProtoSession, frameOf(wire.AppendRefusal(nil, wire.RefusedFull)), session.ErrRefused, `the server is full`, 0},
+		{"refusal: unknown reason", client.ProtoSession, frameOf(wire.AppendRefusal(nil, 0x7e)), session.ErrRefused, `reason 0x7e`, 0},
+		{"version 2, unknown flag", client.ProtoSession, frameOf(serverHelloV2(0x02, p.ID, ek, ek)), session.ErrFlags, `0x02`, 0},
+		{"version 2, client key required", client.ProtoSession, frameOf(serverHelloV2(wire.FlagClientKey, p.ID, ek, ek)), session.ErrClientKeyRequired, `has none`, 0},
+		{"session server", client.ProtoLegacy, frameOf(sh), legacy.ErrSessionPeer, `speaks kemtcp's session protocol, not the legacy one$`, 0},
 		{"legacy: 4 GiB frame", client.ProtoLegacy, raw([]byte{0xff, 0xff, 0xff, 0xff}), frame.ErrTooLarge, `4294967295 bytes`, 4 << 20},
 		{"legacy: silent", client.ProtoLegacy, func(net.Conn) {}, nil, `i/o timeout`, 0},
-		{"legacy: key of ML-KEM-512", client.ProtoLegacy, frameOf(legacy.EncodePublicKey(ek512)), legacy.ErrKEMMismatch, `use -alg ML-KEM-512`, 0},
+		{"legacy: key of ML-KEM-512", client.ProtoLegacy, frameOf(legacy.EncodePublicKey(ek512)), legacy.ErrKEMMismatch, `the server uses ML-KEM-512, not ML-KEM-768$`, 0},
 		{"legacy: GLOBAL", client.ProtoLegacy, frameOf([]byte("\x80\x04cos\nsystem\n.")), pickle.ErrNotAllowed, `GLOBAL`, 0},
 		{"legacy: BINBYTES8 of 2^62 bytes", client.ProtoLegacy, frameOf([]byte("\x80\x04\x8e\x00\x00\x00\x00\x00\x00\x00\x40.")), pickle.ErrTruncated, `4611686018427387904 bytes`, 4 << 20},
 		{"legacy: a dict", client.ProtoLegacy, frameOf([]byte("\x80\x04}.")), legacy.ErrMalformed, `holds a dict, not bytes`, 0},
@@ -271,21 +299,24 @@ func totalAlloc() uint64 {
 // the secrets it derived, so that a fake server can send anything after it.
 type rawServer struct {
 	c       net.Conn
-	sealer  *session.RecordSealer // s2c
-	opener  *session.RecordOpener // c2s
+	version byte        // the ClientHello's
+	sealer  wire.Sealer // s2c
+	opener  wire.Opener // c2s
 	secrets map[string][]byte
 }
 
-// rawServerHandshake sends a ServerHello with static key dkS and a fresh
-// ephemeral key, reads the ClientHello and derives the keys. It sends no
-// FINISHED.
-func rawServerHandshake(c net.Conn, s kem.Scheme, dkS kem.DecapsulationKey) (*rawServer, error) {
+// rawServerHandshake sends a version-1 ServerHello (as a server without
+// client keys does) with static key dkS and a fresh ephemeral key, reads the
+// ClientHello and derives the keys of its version. It sends no FINISHED.
+// decaps, if not nil, replaces dkS for decapsulating ct_s: a server that
+// shows a key it does not hold.
+func rawServerHandshake(c net.Conn, s kem.Scheme, dkS kem.DecapsulationKey, decaps kem.DecapsulationKey) (*rawServer, error) {
 	dkE, err := s.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
 	p := s.Params()
-	sh, err := (&session.ServerHello{KEMID: p.ID, StaticKey: dkS.EncapsulationKey().Bytes(), EphemeralKey: dkE.EncapsulationKey().Bytes()}).Marshal()
+	sh, err := (&wire.ServerHello{Version: wire.Version1, KEMID: p.ID, StaticKey: dkS.EncapsulationKey().Bytes(), EphemeralKey: dkE.EncapsulationKey().Bytes()}).Append(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -296,11 +327,14 @@ func rawServerHandshake(c net.Conn, s kem.Scheme, dkS kem.DecapsulationKey) (*ra
 	if err != nil {
 		return nil, err
 	}
-	ch, err := session.ParseClientHello(chb)
+	ch, err := wire.ParseClientHello(chb)
 	if err != nil {
 		return nil, err
 	}
-	ssS, err := dkS.Decapsulate(ch.StaticCiphertext)
+	if decaps == nil {
+		decaps = dkS
+	}
+	ssS, err := decaps.Decapsulate(ch.StaticCiphertext)
 	if err != nil {
 		return nil, err
 	}
@@ -308,20 +342,28 @@ func rawServerHandshake(c net.Conn, s kem.Scheme, dkS kem.DecapsulationKey) (*ra
 	if err != nil {
 		return nil, err
 	}
-	th := session.TranscriptHash(sh, chb)
-	prk, err := session.ExtractPRK(th[:], ssE, ssS)
+	th := wire.TranscriptHash(sh, chb)
+	prk, err := wire.Extract(th[:], ssE, ssS)
 	if err != nil {
 		return nil, err
 	}
-	c2s, s2c, err := session.ExpandKeys(prk)
-	if err != nil {
+	rs := &rawServer{c: c, version: ch.Version, secrets: map[string][]byte{"ss_s": ssS, "ss_e": ssE, "prk": prk, "ephemeral seed": dkE.Bytes()}}
+	var c2s, s2c []byte
+	if ch.Version == wire.Version1 {
+		c2s, _ = wire.Expand(prk, wire.LabelV1ClientToServer, wire.KeySize)
+		s2c, _ = wire.Expand(prk, wire.LabelV1ServerToClient, wire.KeySize)
+	} else {
+		tsC2S, _ := wire.Expand(prk, wire.LabelClientToServer, wire.SecretSize)
+		tsS2C, _ := wire.Expand(prk, wire.LabelServerToClient, wire.SecretSize)
+		c2s, _ = wire.Expand(tsC2S, wire.LabelKey, wire.KeySize)
+		s2c, _ = wire.Expand(tsS2C, wire.LabelKey, wire.KeySize)
+		rs.secrets["ts_c2s"], rs.secrets["ts_s2c"] = tsC2S, tsS2C
+	}
+	rs.secrets["key_c2s"], rs.secrets["key_s2c"] = c2s, s2c
+	if err := rs.sealer.SetKey(s2c); err != nil {
 		return nil, err
 	}
-	rs := &rawServer{c: c, secrets: map[string][]byte{"ss_s": ssS, "ss_e": ssE, "prk": prk, "key_c2s": c2s, "key_s2c": s2c, "ephemeral seed": dkE.Bytes()}}
-	if rs.sealer, err = session.NewRecordSealer(s2c); err != nil {
-		return nil, err
-	}
-	if rs.opener, err = session.NewRecordOpener(c2s); err != nil {
+	if err := rs.opener.SetKey(c2s); err != nil {
 		return nil, err
 	}
 	return rs, nil
@@ -329,6 +371,36 @@ func rawServerHandshake(c net.Conn, s kem.Scheme, dkS kem.DecapsulationKey) (*ra
 
 func (rs *rawServer) record(typ byte, body string) []byte {
 	return frame.Append(nil, rs.sealer.Seal(nil, typ, []byte(body)))
+}
+
+// readRecords reads and opens the client's records until its CLOSE (or an
+// error), and returns the bodies of its DATA records; its FINISHED
+// (version 2) must come first.
+func (rs *rawServer) readRecords() ([]string, error) {
+	var got []string
+	r := frame.NewReader(rs.c, 0)
+	for first := true; ; first = false {
+		p, err := r.Next()
+		if err != nil {
+			return got, err
+		}
+		typ, body, err := rs.opener.Open(p)
+		if err != nil {
+			return got, err
+		}
+		switch {
+		case first && rs.version == wire.Version2:
+			if typ != wire.RecordFinished {
+				return got, fmt.Errorf("the client's first record is type %d, not FINISHED", typ)
+			}
+		case typ == wire.RecordData:
+			got = append(got, string(body))
+		case typ == wire.RecordClose:
+			return got, nil
+		default:
+			return got, fmt.Errorf("unexpected record type %d", typ)
+		}
+	}
 }
 
 // TestHostileSessionServer: a server that completes the handshake (or
@@ -339,22 +411,10 @@ func TestHostileSessionServer(t *testing.T) {
 	s := scheme(t, kem.MLKEM768)
 	dkS := keyPair(t, s, 7)
 	type script func(t *testing.T, rs *rawServer)
-	finished := func(rs *rawServer) { rs.c.Write(rs.record(session.RecordFinished, "")) }
-	// readRecords reads and opens the client's records until its CLOSE.
+	finished := func(rs *rawServer) { rs.c.Write(rs.record(wire.RecordFinished, "")) }
 	readRecords := func(rs *rawServer) []string {
-		var got []string
-		r := frame.NewReader(rs.c, 0)
-		for {
-			p, err := r.Next()
-			if err != nil {
-				return got
-			}
-			typ, body, err := rs.opener.Open(p)
-			if err != nil || typ != session.RecordData {
-				return got
-			}
-			got = append(got, string(body))
-		}
+		got, _ := rs.readRecords()
+		return got
 	}
 	cases := []struct {
 		name   string
@@ -363,31 +423,31 @@ func TestHostileSessionServer(t *testing.T) {
 		reason string
 	}{
 		{"no FINISHED, closed", func(t *testing.T, rs *rawServer) { rs.c.Close() }, session.ErrTruncated, `closed the connection before FINISHED`},
-		{"no FINISHED, silent", func(t *testing.T, rs *rawServer) {}, nil, `FINISHED: receive from the server: .*i/o timeout`},
+		{"no FINISHED, silent", func(t *testing.T, rs *rawServer) {}, nil, `FINISHED: .*i/o timeout`},
 		{"FINISHED that does not open", func(t *testing.T, rs *rawServer) {
-			rs.c.Write(frame.Append(nil, bytes.Repeat([]byte{1}, session.RecordOverhead)))
+			rs.c.Write(frame.Append(nil, bytes.Repeat([]byte{1}, wire.RecordOverhead)))
 		}, session.ErrKeyConfirmation, `does not hold the private key`},
 		{"DATA before FINISHED", func(t *testing.T, rs *rawServer) {
-			rs.c.Write(rs.record(session.RecordData, "hi"))
-		}, session.ErrUnexpectedRecord, `first record is DATA, want FINISHED`},
+			rs.c.Write(rs.record(wire.RecordData, "hi"))
+		}, session.ErrUnexpectedRecord, `FINISHED: unexpected record: the server sent DATA, want FINISHED`},
 		{"FINISHED with a body", func(t *testing.T, rs *rawServer) {
-			rs.c.Write(rs.record(session.RecordFinished, "x"))
-		}, session.ErrUnexpectedRecord, `FINISHED has a 1-byte body`},
+			rs.c.Write(rs.record(wire.RecordFinished, "x"))
+		}, session.ErrUnexpectedRecord, `the server's FINISHED has a 1-byte body`},
 		{"tampered record", func(t *testing.T, rs *rawServer) {
 			finished(rs)
-			r := rs.record(session.RecordData, "echo")
+			r := rs.record(wire.RecordData, "echo")
 			r[len(r)-1] ^= 1
 			rs.c.Write(r)
 		}, session.ErrAuth, `record 1: record failed to authenticate`},
 		{"replayed FINISHED", func(t *testing.T, rs *rawServer) {
-			fin := rs.record(session.RecordFinished, "")
+			fin := rs.record(wire.RecordFinished, "")
 			rs.c.Write(fin)
 			rs.c.Write(fin)
 		}, session.ErrAuth, `record 1: record failed to authenticate`},
 		{"second FINISHED", func(t *testing.T, rs *rawServer) {
 			finished(rs)
 			finished(rs)
-		}, session.ErrUnexpectedRecord, `a second FINISHED`},
+		}, session.ErrUnexpectedRecord, `a FINISHED from the server after the handshake`},
 		{"unknown record type", func(t *testing.T, rs *rawServer) {
 			finished(rs)
 			rs.c.Write(rs.record(0x42, ""))
@@ -400,7 +460,7 @@ func TestHostileSessionServer(t *testing.T) {
 			finished(rs)
 			rs.c.(*net.TCPConn).CloseWrite()
 			readRecords(rs)
-		}, session.ErrTruncated, `the server's stream ended after 1 records`},
+		}, session.ErrTruncated, `the server's stream ended without CLOSE`},
 		{"truncated: reset", func(t *testing.T, rs *rawServer) {
 			finished(rs)
 			rs.c.(*net.TCPConn).SetLinger(0)
@@ -413,13 +473,13 @@ func TestHostileSessionServer(t *testing.T) {
 		}, nil, `closing the session with .*i/o timeout`},
 		{"dribbled record", func(t *testing.T, rs *rawServer) {
 			finished(rs)
-			for _, b := range rs.record(session.RecordData, "slow echo") {
+			for _, b := range rs.record(wire.RecordData, "slow echo") {
 				if _, err := rs.c.Write([]byte{b}); err != nil {
 					return
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-		}, nil, `i/o timeout|the server closed the session`},
+		}, nil, `i/o timeout|the server closed the session|peer too slow`},
 	}
 	// The cases where no valid FINISHED ever arrives: the client must send
 	// nothing after its ClientHello.
@@ -430,7 +490,7 @@ func TestHostileSessionServer(t *testing.T) {
 			var rs *rawServer
 			var hsErr error
 			fs := startFake(t, func(c net.Conn) {
-				if rs, hsErr = rawServerHandshake(c, s, dkS); hsErr == nil {
+				if rs, hsErr = rawServerHandshake(c, s, dkS, nil); hsErr == nil {
 					tc.script(t, rs)
 				}
 			})
@@ -459,27 +519,15 @@ func TestRecordsAfterServerClose(t *testing.T) {
 	dkS := keyPair(t, s, 7)
 	var got []string
 	fs := startFake(t, func(c net.Conn) {
-		rs, err := rawServerHandshake(c, s, dkS)
+		rs, err := rawServerHandshake(c, s, dkS, nil)
 		if err != nil {
 			return
 		}
-		c.Write(rs.record(session.RecordFinished, ""))
-		r := frame.NewReader(c, 0)
-		for {
-			p, err := r.Next()
-			if err != nil {
-				return
-			}
-			typ, body, err := rs.opener.Open(p)
-			if err != nil {
-				return
-			}
-			if typ == session.RecordClose {
-				break
-			}
-			got = append(got, string(body))
+		c.Write(rs.record(wire.RecordFinished, ""))
+		if got, err = rs.readRecords(); err != nil {
+			return
 		}
-		c.Write(append(append(rs.record(session.RecordData, "echo"), rs.record(session.RecordClose, "")...), rs.record(session.RecordData, "after CLOSE")...))
+		c.Write(append(append(rs.record(wire.RecordData, "echo"), rs.record(wire.RecordClose, "")...), rs.record(wire.RecordData, "after CLOSE")...))
 	})
 	err, out, _ := runClient(t, fs.addr, client.ProtoSession, s, nil)
 	<-fs.rest
@@ -495,9 +543,9 @@ func TestRecordsAfterServerClose(t *testing.T) {
 func TestPinRefusedSendsNothing(t *testing.T) {
 	s := scheme(t, kem.MLKEM768)
 	dkS := keyPair(t, s, 7)
-	fs := startFake(t, func(c net.Conn) { rawServerHandshake(c, s, dkS) })
-	err, _, _ := runClient(t, fs.addr, client.ProtoSession, s, func([]byte) (string, error) {
-		return "", errors.New("not the pinned key")
+	fs := startFake(t, func(c net.Conn) { rawServerHandshake(c, s, dkS, nil) })
+	err, _, _ := runClient(t, fs.addr, client.ProtoSession, s, func([]byte) (func() (string, error), error) {
+		return nil, errors.New("not the pinned key")
 	})
 	require.ErrorIs(t, err, session.ErrServerKeyRefused)
 	require.Zero(t, <-fs.rest)
@@ -544,11 +592,11 @@ func TestServerStopsReading(t *testing.T) {
 				defer free()
 				fs := startFake(t, func(c net.Conn) {
 					if proto == client.ProtoSession {
-						rs, err := rawServerHandshake(c, s, dkS)
+						rs, err := rawServerHandshake(c, s, dkS, nil)
 						if err != nil {
 							return
 						}
-						c.Write(rs.record(session.RecordFinished, ""))
+						c.Write(rs.record(wire.RecordFinished, ""))
 					} else {
 						writeFrame(c, legacy.EncodePublicKey(dkS.EncapsulationKey().Bytes()))
 					}
@@ -565,8 +613,8 @@ func TestServerStopsReading(t *testing.T) {
 				done := make(chan error, 1)
 				start := time.Now()
 				go func() {
-					done <- client.Run(ctx, client.Config{Addr: fs.addr, Proto: proto, Scheme: s,
-						HandshakeTimeout: timeout, Out: &out, Err: &out}, strings.NewReader(input))
+					done <- (&client.Chat{Config: client.Config{Addr: fs.addr, Proto: proto, Scheme: s,
+						HandshakeTimeout: timeout, Out: &out, Err: &out}}).Run(ctx, strings.NewReader(input))
 				}()
 				if cancel {
 					// Wait until the writes are stuck, then cancel: a session
@@ -668,26 +716,19 @@ func TestClientWipesSecrets(t *testing.T) {
 		made        int
 	}{
 		{"session", client.ProtoSession, func(t *testing.T, c net.Conn, s kem.Scheme) {
-			rs, err := rawServerHandshake(c, s, dkS)
+			rs, err := rawServerHandshake(c, s, dkS, nil)
 			if err != nil {
 				return
 			}
-			c.Write(rs.record(session.RecordFinished, ""))
-			r := frame.NewReader(c, 0)
-			for {
-				p, err := r.Next()
-				if err != nil {
-					return
-				}
-				if typ, _, err := rs.opener.Open(p); err != nil || typ == session.RecordClose {
-					break
-				}
+			c.Write(rs.record(wire.RecordFinished, ""))
+			if _, err := rs.readRecords(); err != nil {
+				return
 			}
-			c.Write(rs.record(session.RecordClose, ""))
+			c.Write(rs.record(wire.RecordClose, ""))
 		}, false, 2},
 		{"session, key confirmation fails", client.ProtoSession, func(t *testing.T, c net.Conn, s kem.Scheme) {
-			if _, err := rawServerHandshake(c, s, dkS); err == nil {
-				c.Write(frame.Append(nil, make([]byte, session.RecordOverhead)))
+			if _, err := rawServerHandshake(c, s, dkS, nil); err == nil {
+				c.Write(frame.Append(nil, make([]byte, wire.RecordOverhead)))
 			}
 		}, true, 2},
 		{"legacy", client.ProtoLegacy, func(t *testing.T, c net.Conn, s kem.Scheme) {

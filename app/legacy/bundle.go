@@ -39,7 +39,7 @@ var bundleShape = &pickle.Shape{
 // knowing the KEM.
 func DecodePublicKey(payload []byte) ([]byte, error) {
 	if bytes.HasPrefix(payload, []byte(sessionMagic)) {
-		return nil, newError(ErrSessionPeer, nil, "server speaks kemtcp's session protocol, not legacy; use -proto session")
+		return nil, newError(ErrSessionPeer, nil, "the server speaks kemtcp's session protocol, not the legacy one")
 	}
 	v, err := pickle.DecodeShape(payload, publicKeyShape)
 	if err != nil {
@@ -108,7 +108,7 @@ func (b *Bundle) Marshal() []byte {
 // The sizes that depend on the KEM are checked by Open.
 func ParseBundle(payload []byte) (*Bundle, error) {
 	if bytes.HasPrefix(payload, []byte(sessionMagic)) {
-		return nil, newError(ErrSessionPeer, nil, "client speaks kemtcp's session protocol, not legacy; use -proto session")
+		return nil, newError(ErrSessionPeer, nil, "the client speaks kemtcp's session protocol, not the legacy one")
 	}
 	v, err := pickle.DecodeShape(payload, bundleShape)
 	if err != nil {

@@ -83,7 +83,7 @@ func TestParseBundle(t *testing.T) {
 		{"no PROTO", []byte("}."), "message is not a valid pickle: pickle: input starts with EMPTY_DICT ('}', 0x7d), not PROTO", pickle.ErrMalformed},
 		{"GLOBAL", []byte("\x80\x04cos\nsystem\n."), "message is not a valid pickle: pickle: opcode GLOBAL ('c', 0x63) is not allowed (offset 2)", pickle.ErrNotAllowed},
 		{"truncated", dictPickle(t, ok...)[:40], "message is not a valid pickle: pickle: ", pickle.ErrTruncated},
-		{"session hello", []byte("KEMTCP\x01\x02\x01" + strings.Repeat("\x00", 100)), "client speaks kemtcp's session protocol, not legacy; use -proto session", ErrSessionPeer},
+		{"session hello", []byte("KEMTCP\x01\x02\x01" + strings.Repeat("\x00", 100)), "the client speaks kemtcp's session protocol, not the legacy one", ErrSessionPeer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := ParseBundle(tc.payload)
@@ -114,7 +114,7 @@ func TestDecodePublicKey(t *testing.T) {
 		{"dict", dictPickle(t, S("k"), B("v")), "server's key frame holds a dict, not bytes (EMPTY_DICT at offset 11)", pickle.ErrShape},
 		{"str", mustPickle(t, S("key")), "server's key frame holds a str, not bytes (SHORT_BINUNICODE at offset 11)", pickle.ErrShape},
 		{"REDUCE", []byte("\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00C\x00R."), "server's key frame is not a valid pickle: pickle: opcode REDUCE ('R', 0x52) is not allowed (offset 13)", pickle.ErrNotAllowed},
-		{"session", []byte("KEMTCP\x01\x02\x01"), "server speaks kemtcp's session protocol, not legacy; use -proto session", ErrSessionPeer},
+		{"session", []byte("KEMTCP\x01\x02\x01"), "the server speaks kemtcp's session protocol, not the legacy one", ErrSessionPeer},
 		{"empty", nil, "server's key frame is not a valid pickle: pickle: empty input", ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

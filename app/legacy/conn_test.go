@@ -251,7 +251,7 @@ func TestSessionServer(t *testing.T) {
 	c, err := Connect(&stream{r: bytes.NewReader(frame.Append(nil, hello))}, s, 0)
 	require.Nil(t, c)
 	require.ErrorIs(t, err, ErrSessionPeer)
-	require.EqualError(t, err, "server speaks kemtcp's session protocol, not legacy; use -proto session")
+	require.EqualError(t, err, "the server speaks kemtcp's session protocol, not the legacy one")
 }
 
 func TestConnectErrors(t *testing.T) {

@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -25,55 +23,32 @@ import (
 // Wait).
 func TestServeListenersIndependent(t *testing.T) {
 	ign := goleak.IgnoreCurrent()
-	s := testScheme(t)
-	dk, err := s.NewDecapsulationKey(staticSeed)
-	require.NoError(t, err)
-	out := &syncBuffer{}
-	cfg := server.Config{Proto: server.ProtoSession, Scheme: s, Key: dk, Echo: true, Out: out,
-		HandshakeTimeout: hsTimeout, Grace: 100 * time.Millisecond, MaxConns: 2}
-	srv, err := server.New(cfg)
-	require.NoError(t, err)
-	serve := func() (*testServer, context.CancelFunc, chan error) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ctx, ln) }()
-		return &testServer{t: t, srv: srv, cfg: cfg, addr: ln.Addr().String(), out: out, msgs: map[string][]string{}}, cancel, done
-	}
-	ts1, cancel1, done1 := serve()
-	ts2, cancel2, done2 := serve()
-	defer cancel1()
-	defer cancel2()
-
-	g1 := ts1.dialGood()
-	g2 := ts2.dialGood()
+	ts := newServer(t, server.Config{Grace: 100 * time.Millisecond, MaxConns: 2})
+	sv1, sv2 := ts.listen("127.0.0.1:0"), ts.listen("127.0.0.1:0")
+	ts.addr = sv1.addr
+	g1 := ts.dialGood()
+	ts.addr = sv2.addr
+	g2 := ts.dialGood()
 	g1.exchange(1)
 	g2.exchange(1)
-	eventually(t, waitLong, "two connections", func() bool { return srv.Active() == 2 })
-	c := ts1.dial() // a third, over MaxConns 2, counted across both listeners
-	ts1.lineFor(c.LocalAddr().String(), "refused: too many connections (limit 2, -max-conns)")
+	eventually(t, waitLong, "two connections", func() bool { return ts.srv.Active() == 2 })
+	c := dialTCP(t, sv1.addr, "") // a third, over MaxConns 2, counted across both listeners
+	require.Equal(t, "", ts.lineFor(c.LocalAddr().String(), "refused: too many connections (limit 2)"))
+	requireClosedByServer(t, c)
 
 	// Stop the first listener: its client is closed after the grace
 	// period, the second one's is not.
-	cancel1()
-	select {
-	case err := <-done1:
-		require.NoError(t, err)
-	case <-time.After(waitLong):
-		t.Fatal("the first Serve did not return")
-	}
-	require.Contains(t, out.String(), "Closed 1 connection(s) still open after the 100ms grace period.")
+	ts.stopServing(sv1)
+	require.Contains(t, ts.out.String(), "Closed 1 connection still open after the 100ms grace period.")
 	requireClosedByServer(t, g1.c)
-	time.Sleep(cfg.Grace) // past the grace period of the first Serve
-	g2.exchange(3)        // echoes checked
+	time.Sleep(ts.cfg.Grace) // past the grace period of the first Serve
+	g2.exchange(3)           // echoes checked
 	require.NoError(t, g2.sc.CloseWrite())
-	_, err = g2.sc.Recv()
+	_, err := g2.sc.ReadMessage()
 	require.Equal(t, io.EOF, err, "the second listener's client must end cleanly")
 	g2.c.Close()
 
-	cancel2()
-	require.NoError(t, <-done2)
-	require.Equal(t, 2, strings.Count(out.String(), "Server shutting down."))
+	ts.stopServing(sv2)
+	require.Equal(t, 2, strings.Count(ts.out.String(), "Server shutting down."))
 	goleak.VerifyNone(t, ign)
 }

@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kemtcp/kemtcp/app/frame"
+	"github.com/kemtcp/kemtcp/app/internal/wire"
 	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/server"
@@ -105,7 +108,7 @@ func TestSecretsWiped(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("session", func(t *testing.T) {
-		ts := startServer(t, server.Config{Scheme: scheme, Key: &spyKey{DecapsulationKey: static, spy: sp}})
+		ts := startServer(t, server.Config{Session: &session.ServerConfig{Scheme: scheme, Static: &spyKey{DecapsulationKey: static, spy: sp}}})
 		check := func(what string, wantSecrets, wantKeys int) {
 			t.Helper()
 			eventually(t, waitLong, what, func() bool {
@@ -134,23 +137,23 @@ func TestSecretsWiped(t *testing.T) {
 
 		// Implicit rejection: both secrets wiped, though the keys differ.
 		c = ts.dial()
-		rs := rawHandshake(t, c, ts.cfg.Scheme, handshakeOpts{randomCtE: true})
-		send(t, c, rs.data("x"))
-		ts.requireFailure(c.LocalAddr().String(), "session", "failed to authenticate")
+		rs := rawHandshake(t, c, ts.scheme(), handshakeOpts{randomCtE: true})
+		send(t, c, rs.record(wire.RecordFinished, ""))
+		ts.requireFailure(c.LocalAddr().String(), "handshake", "FINISHED: .*failed to authenticate")
 		check("an implicit rejection", 4, 4)
 		ts.stop()
 	})
 
 	t.Run("legacy", func(t *testing.T) {
-		ts := startServer(t, server.Config{Proto: server.ProtoLegacy, Scheme: scheme, Key: &spyKey{DecapsulationKey: static, spy: sp}})
+		ts := startServer(t, server.Config{Proto: server.ProtoLegacy, Session: &session.ServerConfig{Scheme: scheme, Static: &spyKey{DecapsulationKey: static, spy: sp}}})
 		before, _, keys, _ := sp.state()
 		c := ts.dial()
-		sc := seedConnect(t, c, ts.cfg.Scheme)
+		sc := legacyConnect(t, c, ts.scheme())
 		require.NoError(t, sc.Send([]byte("one")))
 		require.NoError(t, sc.Send([]byte("two")))
 		eventually(t, waitLong, "two messages", func() bool { return len(ts.delivered(c.LocalAddr().String())) == 2 })
 		// A message that decapsulates but does not decrypt.
-		ek, err := ts.cfg.Scheme.NewEncapsulationKey(ts.cfg.Key.EncapsulationKey().Bytes())
+		ek, err := ts.scheme().NewEncapsulationKey(ts.serverKey())
 		require.NoError(t, err)
 		b, err := legacy.Seal(ek, []byte("tampered"), nil)
 		require.NoError(t, err)
@@ -211,52 +214,65 @@ func TestSecretsNotLogged(t *testing.T) {
 	}
 	m := func(i int) []byte { return bytes.Repeat([]byte{byte(0xc0 + i)}, kem.EncapsSeedSize) }
 	addSession := func(i int, rs *rawSession) {
-		for name, b := range map[string][]byte{"ss_s": rs.ssS, "ss_e": rs.ssE, "prk": rs.prk, "key_c2s": rs.keyC2S, "key_s2c": rs.keyS2C} {
-			secrets[fmt.Sprintf("%s of connection %d", name, i)] = bytes.Clone(b)
+		for name, b := range map[string][]byte{"ss_s": rs.ssS, "ss_e": rs.ssE, "prk": rs.prk, "key_c2s": rs.keyC2S, "key_s2c": rs.keyS2C,
+			"ts_c2s": rs.tsC2S, "ts_s2c": rs.tsS2C} {
+			if b != nil {
+				secrets[fmt.Sprintf("%s of connection %d", name, i)] = bytes.Clone(b)
+			}
 		}
 	}
 
-	t.Run("session", func(t *testing.T) {
-		ts := startServer(t, server.Config{Key: static})
-		scenarios := []func(rs *rawSession, c net.Conn){
-			func(rs *rawSession, c net.Conn) { // clean
-				send(t, c, rs.data("hello"), rs.record(session.RecordClose, ""))
-			},
-			func(rs *rawSession, c net.Conn) { // tampered
-				r := rs.data("x")
-				r[6] ^= 1
-				send(t, c, r)
-			},
-			func(rs *rawSession, c net.Conn) { // unknown type, CLOSE with a body
-				send(t, c, rs.record(0x7f, "?"))
-			},
-			func(rs *rawSession, c net.Conn) { // truncated
-				send(t, c, rs.data("a"))
-				c.(*net.TCPConn).CloseWrite()
-			},
+	// The session protocol, versions 1 and 2, with the text log and the
+	// JSON one.
+	loggers := map[string]func(io.Writer) *slog.Logger{"text": server.NewTextLogger, "json": server.NewJSONLogger}
+	conn := 0
+	for _, logName := range []string{"text", "json"} {
+		for _, version := range []byte{wire.Version1, wire.Version2} {
+			t.Run(fmt.Sprintf("session/v%d/%s", version, logName), func(t *testing.T) {
+				out := &syncBuffer{}
+				ts := startServer(t, server.Config{Session: &session.ServerConfig{Scheme: scheme, Static: static}, Log: loggers[logName](out)})
+				scenarios := []func(rs *rawSession, c net.Conn){
+					func(rs *rawSession, c net.Conn) { // clean
+						send(t, c, rs.data("hello"), rs.record(wire.RecordClose, ""))
+					},
+					func(rs *rawSession, c net.Conn) { // tampered
+						r := rs.data("x")
+						r[6] ^= 1
+						send(t, c, r)
+					},
+					func(rs *rawSession, c net.Conn) { // unknown type
+						send(t, c, rs.record(0x7f, "?"))
+					},
+					func(rs *rawSession, c net.Conn) { // truncated
+						send(t, c, rs.data("a"))
+						c.(*net.TCPConn).CloseWrite()
+					},
+				}
+				for _, run := range scenarios {
+					c := ts.dial()
+					rs := rawHandshake(t, c, scheme, handshakeOpts{version: version, mS: m(2 * conn), mE: m(2*conn + 1)})
+					require.NoError(t, rs.finOpen)
+					addSession(conn, rs)
+					conn++
+					run(rs, c)
+					requireClosedByServer(t, c)
+				}
+				ts.stop()
+				text := out.String() + ts.out.String()
+				require.Equal(t, 3, strings.Count(text, "failed during session"), text)
+				requireNoSecrets(t, text, secrets)
+			})
 		}
-		for i, run := range scenarios {
-			c := ts.dial()
-			rs := rawHandshake(t, c, scheme, handshakeOpts{mS: m(2 * i), mE: m(2*i + 1)})
-			require.NoError(t, rs.finOpen)
-			addSession(i, rs)
-			run(rs, c)
-			requireClosedByServer(t, c)
-		}
-		ts.stop()
-		out := ts.out.String()
-		require.Equal(t, 3, strings.Count(out, "failed during session"), out)
-		requireNoSecrets(t, out, secrets)
-	})
+	}
 
 	t.Run("legacy", func(t *testing.T) {
-		ts := startServer(t, server.Config{Proto: server.ProtoLegacy, Key: static})
+		ts := startServer(t, server.Config{Proto: server.ProtoLegacy, Session: &session.ServerConfig{Scheme: scheme, Static: static}})
 		ek, err := scheme.NewEncapsulationKey(static.EncapsulationKey().Bytes())
 		require.NoError(t, err)
 		// message seals text with the encapsulation randomness m(i), and
 		// records its secrets.
 		message := func(i int, text string, tamper bool) []byte {
-			ss, ct, err := ek.EncapsulateDerand(m(10 + i))
+			ss, ct, err := ek.EncapsulateDerand(m(40 + i))
 			require.NoError(t, err)
 			key, err := legacy.DeriveKey(ss)
 			require.NoError(t, err)
@@ -274,11 +290,11 @@ func TestSecretsNotLogged(t *testing.T) {
 			return frame.Append(nil, b.Marshal())
 		}
 		c := ts.dial()
-		seedConnect(t, c, scheme)
+		legacyConnect(t, c, scheme)
 		send(t, c, message(0, "fine", false), message(1, "tampered", true))
 		ts.requireFailure(c.LocalAddr().String(), "message", "failed to decrypt")
 		c = ts.dial()
-		seedConnect(t, c, scheme)
+		legacyConnect(t, c, scheme)
 		bad := message(2, "wrong size", false)
 		send(t, c, bad[:len(bad)-1])
 		c.(*net.TCPConn).CloseWrite()

@@ -1,17 +1,21 @@
-// Package server is kemtcp's TCP server: it accepts connections, runs the
-// chosen protocol's key exchange on each in its own goroutine, and prints
-// what clients send, as the original Python demo's kem_server.py does.
+// Package server is kemtcp's server program: it accepts TCP connections,
+// enforces the limits, runs each connection's key exchange (the session
+// protocol, or the original demo's legacy protocol) in its own goroutine,
+// and hands the established connection to a Handler: Chat (print what
+// clients send, as the demo's kem_server.py does) or Forward (carry the
+// bytes to a TCP service: a tunnel).
 //
 // Per connection:
 //
-//	accept ── limit (MaxConns) ── key exchange (HandshakeTimeout)
-//	       ── messages: "Decrypted from client: TEXT" (frames must arrive
-//	          whole within HandshakeTimeout of their first byte)
-//	       ── end: exit / CLOSE / EOF, or one line naming the failure
+//	accept ── limits (MaxConns, MaxConnsPerSource: refused with a reason)
+//	       ── handshake (HandshakeTimeout; session: until the client's
+//	          FINISHED) ── Handler (IdleTimeout) ── end, with one line
+//	          naming how it ended
 //
-// A failing connection never stops the server; Serve returns when its
-// context is cancelled (after a grace period for open connections) or, with
-// Once, after its one client.
+// A failing connection never stops the server. Serve returns when its
+// context is cancelled, after a grace period for open connections, whose
+// sessions are then ended with a CLOSE that says the server is shutting
+// down.
 package server
 
 import (
@@ -19,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -27,7 +32,6 @@ import (
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/frame"
-	"github.com/kemtcp/kemtcp/app/internal/display"
 	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/legacy"
 	"github.com/kemtcp/kemtcp/app/session"
@@ -35,8 +39,8 @@ import (
 
 // Protocol names, as -proto takes them.
 const (
-	ProtoSession = session.ProtocolName
-	ProtoLegacy  = legacy.ProtocolName
+	ProtoSession = "session"
+	ProtoLegacy  = "legacy"
 )
 
 // Defaults of the server's limits.
@@ -48,46 +52,67 @@ const (
 
 // Config configures a Server.
 type Config struct {
-	Proto  string     // ProtoSession or ProtoLegacy
-	Scheme kem.Scheme // the KEM
-	// Key is the server's key pair: the static key of the session protocol,
-	// the one key of the legacy protocol. Required.
-	Key kem.DecapsulationKey
+	Proto string // ProtoSession or ProtoLegacy
+	// Session is the session protocol's configuration (KEM, static key,
+	// client keys). The legacy protocol uses its Scheme and Static key.
+	// Required. SetSession replaces it for the connections to come.
+	Session *session.ServerConfig
+	// Handler serves each established connection. Required.
+	Handler Handler
 	// Once serves a single client and returns, as the demo does.
 	Once bool
-	// Echo (session only) answers every DATA record with the same bytes.
-	Echo bool
-	// Quiet does not print a line per message (for benchmarks).
-	Quiet            bool
-	MaxFrame         int           // 0: frame.DefaultMaxSize
-	HandshakeTimeout time.Duration // 0: DefaultHandshakeTimeout
-	MaxConns         int           // 0: DefaultMaxConns
-	Grace            time.Duration // 0: DefaultGrace
-	// Out receives the server's lines (nil: discarded).
-	Out io.Writer
-	// OnMessage, if not nil, is called with the peer's address (as in the
-	// server's lines) and every message a client delivers, in order, from
-	// that connection's goroutine, before the message is echoed or the
-	// next one is read. msg is valid only during the call. For tests and
-	// embedding programs; Quiet does not affect it.
-	OnMessage func(peer string, msg []byte)
+	// HandshakeTimeout bounds the key exchange, and each frame once its
+	// first byte has arrived (0: DefaultHandshakeTimeout). The legacy
+	// protocol's first message must arrive within it too.
+	HandshakeTimeout time.Duration
+	// IdleTimeout ends a connection on which nothing has moved for that
+	// long (0: never).
+	IdleTimeout time.Duration
+	// MaxConns bounds the connections served at once, over every listener
+	// (0: DefaultMaxConns); MaxConnsPerSource bounds those from one IP
+	// address (0: no bound).
+	MaxConns          int
+	MaxConnsPerSource int
+	// Grace is how long open connections get to finish at shutdown (0:
+	// DefaultGrace).
+	Grace time.Duration
+	// ShutdownNote is appended to the line that announces a shutdown
+	// (the command adds how to stop at once).
+	ShutdownNote string
+	// Log receives the server's events; nil discards them. kem-server's
+	// text format prints them as the lines of the original demo.
+	Log *slog.Logger
+	// Metrics, if not nil, counts what the server does.
+	Metrics *Metrics
+	// DescribeClientKey, if set, names a client's key in the lines about
+	// its connection (the authorized keys' comment); else its fingerprint
+	// does.
+	DescribeClientKey func(ek []byte) string
+}
+
+// Handler serves one established session until it ends, and returns why it
+// ended: nil for a clean end. Handlers that also serve the legacy protocol
+// implement LegacyHandler.
+type Handler interface {
+	ServeSession(ctx context.Context, c *session.Conn, ev *Events) error
+}
+
+// LegacyHandler serves one connection of the original demo's protocol,
+// whose key frame has been sent.
+type LegacyHandler interface {
+	ServeLegacy(ctx context.Context, c *legacy.ServerConn, raw net.Conn, ev *Events) error
 }
 
 // Server serves one Config on any number of listeners, at once or one
-// after another. MaxConns counts the connections of all of them; each call
-// of Serve waits for, and closes, only the connections it accepted.
+// after another. The limits count the connections of all of them; each
+// call of Serve waits for, and closes, only the connections it accepted.
 type Server struct {
-	cfg    Config
-	out    *display.Lines
-	active atomic.Int64
-}
-
-// connSet is the open connections of one call of Serve.
-type connSet struct {
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
-	closing atomic.Bool // the grace period is over: connections are being closed
+	cfg     Config
+	session atomic.Pointer[session.ServerConfig]
+	log     *slog.Logger
+	limits  limits
+	nextID  atomic.Uint64
+	drain   atomic.Bool
 }
 
 // New checks cfg and returns a Server.
@@ -97,14 +122,19 @@ func New(cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("unknown protocol %q (want %s or %s)", cfg.Proto, ProtoSession, ProtoLegacy)
 	}
-	if cfg.Scheme == nil || cfg.Key == nil {
-		return nil, errors.New("server: a KEM scheme and a key are required")
+	if cfg.Session == nil || cfg.Session.Scheme == nil || cfg.Session.Static == nil {
+		return nil, errors.New("server: a KEM scheme and a static key are required")
 	}
-	if cfg.Echo && cfg.Proto != ProtoSession {
-		return nil, errors.New("-echo needs -proto session: the legacy protocol has no server-to-client messages")
+	if cfg.Handler == nil {
+		return nil, errors.New("server: a handler is required")
 	}
-	if cfg.MaxFrame <= 0 {
-		cfg.MaxFrame = frame.DefaultMaxSize
+	if _, ok := cfg.Handler.(LegacyHandler); cfg.Proto == ProtoLegacy && !ok {
+		return nil, fmt.Errorf("server: this handler needs the session protocol: the legacy protocol carries only the client's lines")
+	}
+	if cfg.Proto == ProtoLegacy {
+		if err := legacyScheme(cfg.Session.Scheme); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
@@ -115,229 +145,153 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultGrace
 	}
-	if cfg.Out == nil {
-		cfg.Out = io.Discard
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, out: display.NewLines(cfg.Out)}, nil
+	s := &Server{cfg: cfg, log: cfg.Log}
+	s.limits.init(cfg.MaxConns, cfg.MaxConnsPerSource)
+	s.SetSession(cfg.Session)
+	cfg.Metrics.register(s)
+	return s, nil
+}
+
+// legacyScheme refuses a KEM the original demo's protocol cannot carry.
+func legacyScheme(s kem.Scheme) error {
+	p := s.Params()
+	if p.SeedSize != kem.SeedSize || !strings.HasPrefix(p.Name, "ML-KEM-") {
+		return fmt.Errorf("server: the legacy protocol is the original demo's and speaks ML-KEM only, not %s", p.Name)
+	}
+	return nil
+}
+
+// SetSession makes cfg the session configuration of the connections
+// accepted from now on (a reloaded server key or authorized keys); open
+// connections keep theirs. Its frame limits and timeouts are the Server's.
+func (s *Server) SetSession(cfg *session.ServerConfig) {
+	c := *cfg
+	if c.MaxFrame == 0 {
+		c.MaxFrame = frame.DefaultMaxSize
+	}
+	c.FrameTimeout = s.cfg.HandshakeTimeout
+	s.session.Store(&c)
 }
 
 // Active returns the number of open connections.
-func (s *Server) Active() int { return int(s.active.Load()) }
+func (s *Server) Active() int { return s.limits.active() }
+
+// Draining reports whether the server is shutting down (for health checks).
+func (s *Server) Draining() bool { return s.drain.Load() }
+
+// connSet is the open connections of one call of Serve.
+type connSet struct {
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	wg    sync.WaitGroup
+}
 
 // Serve accepts connections on ln until ctx is cancelled (or, with Once,
 // until its one client is done), then closes ln, gives open connections the
-// grace period to finish, closes those left, and returns. It returns nil
+// grace period to finish, ends those left, and returns. It returns nil
 // after a shutdown, or the listener's error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		s.drain.Store(true)
+		ln.Close()
+	})
 	defer stop()
-
-	set := &connSet{conns: make(map[net.Conn]struct{})}
+	set := &connSet{conns: make(map[*conn]struct{})}
 	var err error
 	for {
-		var c net.Conn
-		c, err = ln.Accept()
+		var raw net.Conn
+		raw, err = ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				err = nil
 			} else if isTemporary(err) {
-				s.out.Printf("Accept failed (will retry): %v", err)
+				s.log.Warn(fmt.Sprintf("Accept failed (will retry): %v", err), "error", err)
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
 			break
 		}
-		if n := s.active.Load(); n >= int64(s.cfg.MaxConns) {
-			s.out.Printf("Connection from %s refused: too many connections (limit %d, -max-conns)", c.RemoteAddr(), s.cfg.MaxConns)
-			c.Close()
-			continue
-		}
-		s.track(set, c, true)
 		set.wg.Add(1)
 		if s.cfg.Once {
 			ln.Close()
-			s.handle(set, c)
+			s.admit(ctx, set, raw)
 			break
 		}
-		go s.handle(set, c)
+		go s.admit(ctx, set, raw)
 	}
 	s.shutdown(set)
 	return err
 }
 
+// admit takes a place for an accepted connection under the limits and
+// serves it, or refuses it. Finding the client's address may mean reading a
+// PROXY protocol header, so it runs in the connection's own goroutine.
+func (s *Server) admit(ctx context.Context, set *connSet, raw net.Conn) {
+	c := s.newConn(raw)
+	if reason, ok := s.limits.reserve(c.source); !ok {
+		s.refuse(c, reason)
+		set.wg.Done()
+		return
+	}
+	set.mu.Lock()
+	set.conns[c] = struct{}{}
+	set.mu.Unlock()
+	s.handle(ctx, set, c)
+}
+
+// refuse turns a connection away at a limit: a session client is told why
+// (session.Refuse), a legacy client's connection is just closed.
+func (s *Server) refuse(c *conn, reason session.RefusalReason) {
+	what := map[session.RefusalReason]string{
+		session.RefusedFull:      fmt.Sprintf("too many connections (limit %d)", s.cfg.MaxConns),
+		session.RefusedPerSource: fmt.Sprintf("too many connections from %s (limit %d)", c.source, s.cfg.MaxConnsPerSource),
+	}[reason]
+	s.log.Warn(fmt.Sprintf("Connection from %s refused: %s", c.peer, what), "conn", c.id, "peer", c.peer, "reason", reason.String())
+	s.cfg.Metrics.refused(reason)
+	if s.cfg.Proto == ProtoSession {
+		c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		session.Refuse(c.raw, reason)
+	}
+	c.raw.Close()
+}
+
 // shutdown waits up to the grace period for the connections of set, then
-// closes them.
+// ends them: each session gets a CLOSE that says the server is shutting
+// down.
 func (s *Server) shutdown(set *connSet) {
 	done := make(chan struct{})
 	go func() { set.wg.Wait(); close(done) }()
+	set.mu.Lock()
+	n := len(set.conns)
+	set.mu.Unlock()
+	if n > 0 {
+		s.log.Info(fmt.Sprintf("Shutting down: waiting up to %v for %d connection%s to finish%s.", s.cfg.Grace, n, plural(n), s.cfg.ShutdownNote), "connections", n, "grace", s.cfg.Grace)
+	}
 	select {
 	case <-done:
 	case <-time.After(s.cfg.Grace):
-		set.closing.Store(true)
 		set.mu.Lock()
-		n := len(set.conns)
+		left := len(set.conns)
 		for c := range set.conns {
-			c.Close()
+			c.endAtShutdown()
 		}
 		set.mu.Unlock()
-		if n > 0 {
-			s.out.Printf("Closed %d connection(s) still open after the %v grace period.", n, s.cfg.Grace)
+		if left > 0 {
+			s.log.Info(fmt.Sprintf("Closed %d connection%s still open after the %v grace period.", left, plural(left), s.cfg.Grace), "connections", left)
 		}
 		<-done
 	}
-	s.out.Printf("Server shutting down.")
+	s.log.Info("Server shutting down.")
 }
 
-func (s *Server) track(set *connSet, c net.Conn, add bool) {
-	set.mu.Lock()
-	defer set.mu.Unlock()
-	if add {
-		set.conns[c] = struct{}{}
-		s.active.Add(1)
-	} else {
-		delete(set.conns, c)
-		s.active.Add(-1)
+func plural(n int) string {
+	if n == 1 {
+		return ""
 	}
-}
-
-// conn is one client connection being served.
-type conn struct {
-	s    *Server
-	set  *connSet
-	c    net.Conn
-	peer string
-}
-
-// logf prints a line about this connection, prefixed with the peer's
-// address when several clients are connected.
-func (c *conn) logf(format string, args ...any) {
-	if c.s.active.Load() > 1 {
-		format = "[" + c.peer + "] " + format
-	}
-	c.s.out.Printf(format, args...)
-}
-
-// fail prints the one line of a failed connection: peer, stage, reason.
-func (c *conn) fail(stage string, err error) {
-	if c.set.closing.Load() && errors.Is(err, net.ErrClosed) {
-		c.s.out.Printf("Connection from %s closed at shutdown (the grace period is over).", c.peer)
-		return
-	}
-	c.s.out.Printf("Connection from %s failed during %s: %v", c.peer, stage, err)
-}
-
-func (s *Server) handle(set *connSet, nc net.Conn) {
-	defer set.wg.Done()
-	defer s.track(set, nc, false)
-	defer nc.Close()
-	c := &conn{s: s, set: set, c: nc, peer: nc.RemoteAddr().String()}
-	c.logf("Connected by %s", pythonAddr(nc.RemoteAddr()))
-	switch s.cfg.Proto {
-	case ProtoLegacy:
-		c.serveLegacy()
-	case ProtoSession:
-		c.serveSession()
-	}
-}
-
-func (c *conn) serveLegacy() {
-	cfg := &c.s.cfg
-	c.c.SetDeadline(time.Now().Add(cfg.HandshakeTimeout))
-	sc, err := legacy.Accept(c.c, cfg.Key, cfg.MaxFrame)
-	if err != nil {
-		c.fail("key exchange", err)
-		return
-	}
-	c.c.SetDeadline(time.Time{})
-	sc.SetFrameTimeout(cfg.HandshakeTimeout)
-	c.logf("Public key sent. Waiting for encrypted messages...")
-	for {
-		msg, err := sc.Recv()
-		if err == io.EOF {
-			c.logf("Client disconnected.")
-			return
-		}
-		if err != nil {
-			c.fail("message", err)
-			return
-		}
-		c.delivered(msg)
-		if isExit(msg) {
-			c.logf("Client requested to exit.")
-			return
-		}
-	}
-}
-
-func (c *conn) serveSession() {
-	cfg := &c.s.cfg
-	c.c.SetDeadline(time.Now().Add(cfg.HandshakeTimeout))
-	sc, err := session.Server(c.c, &session.ServerConfig{Scheme: cfg.Scheme, Static: cfg.Key, MaxFrame: cfg.MaxFrame})
-	if err != nil {
-		c.fail("handshake", err)
-		return
-	}
-	c.c.SetDeadline(time.Time{})
-	sc.SetFrameTimeout(cfg.HandshakeTimeout)
-	c.logf("Handshake complete. Waiting for encrypted messages...")
-	for {
-		msg, err := sc.Recv()
-		if err == io.EOF {
-			c.logf("Client requested to exit.")
-			c.closeSession(sc)
-			return
-		}
-		if err != nil {
-			c.fail("session", err)
-			return
-		}
-		c.delivered(msg)
-		if isExit(msg) {
-			c.logf("Client requested to exit.")
-			c.closeSession(sc)
-			return
-		}
-		if cfg.Echo {
-			c.c.SetWriteDeadline(time.Now().Add(cfg.HandshakeTimeout))
-			if err := sc.Send(msg); err != nil {
-				c.fail("session", fmt.Errorf("echo: %w", err))
-				return
-			}
-		}
-	}
-}
-
-// delivered reports a decrypted message: a line unless Quiet, and
-// OnMessage.
-func (c *conn) delivered(msg []byte) {
-	if !c.s.cfg.Quiet {
-		c.logf("Decrypted from client: %s", display.Text(msg))
-	}
-	if c.s.cfg.OnMessage != nil {
-		c.s.cfg.OnMessage(c.peer, msg)
-	}
-}
-
-// closeSession answers the client's CLOSE (or exit) with ours.
-func (c *conn) closeSession(sc *session.Conn) {
-	c.c.SetWriteDeadline(time.Now().Add(c.s.cfg.HandshakeTimeout))
-	if err := sc.CloseWrite(); err != nil && !errors.Is(err, net.ErrClosed) {
-		c.fail("close", err)
-	}
-}
-
-// isExit reports whether a message is the demo's exit command: its text,
-// stripped and lower-cased, is "exit".
-func isExit(msg []byte) bool {
-	return len(msg) < 64 && strings.ToLower(strings.TrimSpace(string(msg))) == "exit"
-}
-
-// pythonAddr formats an address as the demo prints it: ('127.0.0.1', 54321).
-func pythonAddr(a net.Addr) string {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return fmt.Sprintf("('%s', %d)", t.IP, t.Port)
-	}
-	return a.String()
+	return "s"
 }
 
 // isTemporary reports whether an Accept error passes, e.g. running out of
@@ -350,3 +304,6 @@ func isTemporary(err error) bool {
 	}
 	return false
 }
+
+// discard is an io.Writer for tests and defaults.
+var discard io.Writer = io.Discard

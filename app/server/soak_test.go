@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kemtcp/kemtcp/app/frame"
+	"github.com/kemtcp/kemtcp/app/internal/wire"
 	"github.com/kemtcp/kemtcp/app/server"
 	"github.com/kemtcp/kemtcp/app/session"
 )
@@ -39,7 +40,7 @@ func TestConnectionFlood(t *testing.T) {
 	ign := goleak.IgnoreCurrent()
 	const attempts, limit = 2000, 100
 	baseG, baseHeap := runtimeBase()
-	ts := startServer(t, server.Config{MaxConns: limit})
+	ts := startServer(t, server.Config{MaxConns: limit, HandshakeTimeout: hsTimeout})
 
 	var maxActive atomic.Int64
 	watchDone := make(chan struct{})
@@ -87,10 +88,25 @@ func TestConnectionFlood(t *testing.T) {
 	require.False(t, t.Failed())
 	g.exchange(5) // during the flood
 
-	// Each connection ends, closed by the server, without sending a byte.
+	// Each connection ends, closed by the server, without sending a byte:
+	// refused with a refusal that says the server is full, or cut after
+	// its ServerHello.
 	start := time.Now()
-	for _, c := range conns {
-		requireClosedByServer(t, c)
+	refusal := frame.Append(nil, wire.AppendRefusal(nil, wire.RefusedFull))
+	gotRefusal := make([]bool, len(conns))
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(waitLong))
+		got, err := io.ReadAll(c)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the server did not close connection %d", i)
+		}
+		gotRefusal[i] = bytes.Equal(got, refusal)
+		if !gotRefusal[i] && len(got) > 0 {
+			p, err := frame.NewReader(bytes.NewReader(got), 0).Next()
+			require.NoError(t, err)
+			_, err = wire.ParseServerHello(p)
+			require.NoError(t, err, "connection %d got neither a refusal nor a ServerHello", i)
+		}
 	}
 	require.Less(t, time.Since(start), waitLong)
 	close(watchDone)
@@ -98,18 +114,20 @@ func TestConnectionFlood(t *testing.T) {
 
 	out := ts.out.String()
 	refused, cut := 0, 0
-	for _, c := range conns {
+	for i, c := range conns {
 		peer := c.LocalAddr().String()
 		c.Close()
 		switch n := strings.Count(out, "Connection from "+peer+" "); {
 		case n != 1:
 			t.Fatalf("%d lines about %s, want 1", n, peer)
-		case strings.Contains(out, "Connection from "+peer+" refused: too many connections (limit 100, -max-conns)\n"):
+		case strings.Contains(out, "Connection from "+peer+" refused: too many connections (limit 100)\n"):
+			require.True(t, gotRefusal[i], "%s was refused without a refusal", peer)
 			refused++
 		case strings.Contains(out, "Connection from "+peer+" failed during handshake: ClientHello: receive: "):
+			require.False(t, gotRefusal[i], "%s was served and got a refusal", peer)
 			cut++
 		default:
-			t.Fatalf("no refusal or timeout line for %s", peer)
+			t.Fatalf("no refusal or timeout line for %s: %q", peer, linesFor(out, "Connection from "+peer+" "))
 		}
 	}
 	t.Logf("%d connections: %d refused, %d cut at the handshake timeout; at most %d served at once", attempts, refused, cut, maxActive.Load())
@@ -162,7 +180,7 @@ func (s *soakTally) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		if strings.HasPrefix(l, "Connection from ") {
+		if _, ok := cutLine(l, "Connection from "); ok {
 			s.failures.Add(1)
 		}
 		s.lastLines = append(s.lastLines, l)
@@ -231,12 +249,11 @@ func TestSoak(t *testing.T) {
 	baseG, baseHeap := runtimeBase()
 	tally := &soakTally{delivered: map[int]*connTally{}, killed: map[int]int{}}
 	ts := startServer(t, server.Config{
-		Quiet:            true,
-		Out:              tally,
-		OnMessage:        tally.onMessage(t),
+		Handler:          &server.Chat{Echo: true, Quiet: true, OnMessage: tally.onMessage(t)},
+		Log:              server.NewTextLogger(tally),
 		HandshakeTimeout: 3 * time.Second, // honest handshakes under load and -race
 	})
-	scheme := ts.cfg.Scheme
+	scheme := ts.scheme()
 	var ids atomic.Int64
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -269,8 +286,8 @@ func TestSoak(t *testing.T) {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(waitLong))
-		sc, err := session.Client(c, &session.ClientConfig{Scheme: scheme})
-		if err != nil {
+		sc := session.Client(c, &session.ClientConfig{Scheme: scheme})
+		if err := sc.Handshake(); err != nil {
 			return fmt.Errorf("honest client %d: handshake: %w", id, err)
 		}
 		n := 1 + r.IntN(60)
@@ -278,13 +295,13 @@ func TestSoak(t *testing.T) {
 		echoErr := make(chan error, 1)
 		go func() {
 			for want := range sent {
-				got, err := sc.Recv()
+				got, err := sc.ReadMessage()
 				if err != nil || !bytes.Equal(got, want) {
 					echoErr <- fmt.Errorf("honest client %d: echo: %v", id, err)
 					return
 				}
 			}
-			_, err := sc.Recv()
+			_, err := sc.ReadMessage()
 			if err != io.EOF {
 				echoErr <- fmt.Errorf("honest client %d: the server's CLOSE: %v", id, err)
 				return
@@ -294,7 +311,7 @@ func TestSoak(t *testing.T) {
 		for seq := range n {
 			m := soakMessage(id, seq, size(r))
 			sent <- m
-			if err := sc.Send(m); err != nil {
+			if err := sc.WriteMessage(m); err != nil {
 				return fmt.Errorf("honest client %d: send: %w", id, err)
 			}
 		}
@@ -345,7 +362,11 @@ func TestSoak(t *testing.T) {
 			readServerHello(t, c) // dies before its ClientHello
 			return nil
 		}
-		rs := rawHandshake(t, c, scheme, handshakeOpts{})
+		version := byte(wire.Version2)
+		if r.IntN(4) == 0 {
+			version = wire.Version1
+		}
+		rs := rawHandshake(t, c, scheme, handshakeOpts{version: version})
 		if rs.finOpen != nil {
 			return rs.finOpen
 		}

@@ -17,7 +17,9 @@ const readFromChunk = 256 << 10
 // one per read, sealed in place in the buffer r's bytes were read into, so
 // that no byte is copied on the way. io.Copy(conn, r) uses it. It returns
 // the bytes read from r (and sealed), and nil at r's end; it does not send
-// CLOSE.
+// CLOSE. It holds no lock while it waits for r: Close and other Writes go
+// on. While r is idle it holds a small buffer; a read that fills it makes
+// the next one read up to readFromChunk.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	for {
 		x := c.activeCall.Load()
@@ -32,29 +34,26 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
-	c.out.mu.Lock()
-	defer c.out.mu.Unlock()
-	if err := c.writable(); err != nil {
-		return 0, err
-	}
-	if err := c.pastWriteDeadline(); err != nil {
-		return 0, err
-	}
-	if err := c.flush(); err != nil {
-		return 0, err
-	}
-	chunk := min(c.MaxMessageSize(), readFromChunk)
 	// The buffer: room for a KEY_UPDATE record, then the DATA frame
 	// (header, type, body, tag), then a CLOSE (version 1's last record).
 	const update = frame.HeaderSize + wire.RecordOverhead
-	bodyAt := update + frame.HeaderSize + wire.TypeSize
+	const bodyAt = update + frame.HeaderSize + wire.TypeSize
+	const extra = bodyAt + wire.TagSize + update
+	bigChunk := min(c.MaxMessageSize(), readFromChunk)
+	smallChunk := min(bigChunk, retainBufSize-extra)
+	small := make([]byte, smallChunk+extra)
 	var total int64
+	filled := false
 	for {
-		buf := c.outBuffer(bodyAt + chunk + wire.TagSize + update)
-		buf = buf[:cap(buf)]
+		buf, big, chunk := small, (*[]byte)(nil), smallChunk
+		if filled && bigChunk > smallChunk {
+			big, chunk = bigBuffer(bigChunk+extra), bigChunk
+			buf = *big
+		}
 		n, rerr := r.Read(buf[bodyAt : bodyAt+chunk])
+		filled = n == chunk
 		if n > 0 {
-			err := c.sendInPlace(buf, n)
+			err := c.sendRead(buf, big, n)
 			if err == nil || isTimeout(err) { // sealed: it will be delivered
 				total += int64(n)
 				c.bytesOut.Add(uint64(n))
@@ -62,11 +61,8 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 			if err != nil {
 				return total, err
 			}
-			if c.out.closed { // version 1's record limit
-				return total, fmt.Errorf("session: %w: %w: the version-1 record limit was reached, and CLOSE sent", ErrClosed, ErrRecordLimit)
-			}
-		} else {
-			c.releaseOut()
+		} else if big != nil {
+			putPooled(big)
 		}
 		if rerr == io.EOF {
 			return total, nil
@@ -75,6 +71,43 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 			return total, rerr
 		}
 	}
+}
+
+// sendRead seals and writes the n bytes ReadFrom read into buf (a pooled
+// buffer when big is not nil, which then goes to the pool once written).
+func (c *Conn) sendRead(buf []byte, big *[]byte, n int) error {
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	err := c.writable()
+	if err == nil {
+		err = c.pastWriteDeadline()
+	}
+	if err == nil {
+		err = c.flush()
+	}
+	if err != nil {
+		if big != nil {
+			putPooled(big)
+		}
+		return err
+	}
+	if big != nil {
+		c.out.big = big // writeOut pools it, or keeps it while pending
+		err = c.sendInPlace(buf, n)
+	} else {
+		// The small buffer is ReadFrom's own, and its next read must not
+		// overwrite what a timeout leaves pending: a small record is
+		// copied to the Conn's buffer, as Write does.
+		const bodyAt = frame.HeaderSize + wire.RecordOverhead + frame.HeaderSize + wire.TypeSize
+		err = c.sendRecord(wire.RecordData, buf[bodyAt:bodyAt+n])
+	}
+	if err != nil {
+		return err
+	}
+	if c.out.closed { // version 1's record limit
+		return fmt.Errorf("session: %w: %w: the version-1 record limit was reached, and CLOSE sent", ErrClosed, ErrRecordLimit)
+	}
+	return nil
 }
 
 // sendInPlace seals the n-byte body that sits in buf at its place for

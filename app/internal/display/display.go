@@ -47,6 +47,22 @@ type Lines struct {
 // NewLines returns a Lines writing to w.
 func NewLines(w io.Writer) *Lines { return &Lines{w: w} }
 
+// LinesOf returns w if it is a *Lines already, else NewLines(w): writers
+// that share one *Lines never interleave their lines.
+func LinesOf(w io.Writer) *Lines {
+	if l, ok := w.(*Lines); ok {
+		return l
+	}
+	return NewLines(w)
+}
+
+// Write writes p whole, between other lines.
+func (l *Lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // Printf writes one line: format and args as fmt.Sprintf, then "\n".
 func (l *Lines) Printf(format string, args ...any) {
 	l.mu.Lock()
