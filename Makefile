@@ -64,7 +64,7 @@ test: ## Run every test (the liboqs ones only when liboqs is installed)
 flaky: ## Run every test -count=50, then -race -count=20: any failure is a flaky test (about an hour)
 	scripts/flaky.sh
 
-bench: build ## Run bin/kem-bench, not the Go benchmarks (BENCHFLAGS=-quick: about 30 s, judges no target)
+bench: build ## Run bin/kem-bench, not the Go benchmarks (BENCHFLAGS=-quick: under a minute, judges no target)
 	@echo ">> kem-bench $(BENCHFLAGS)"
 	$(BIN)/kem-bench $(BENCHFLAGS)
 

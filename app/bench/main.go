@@ -25,7 +25,7 @@ next to session, scale (server memory per idle connection, throughput by
 message size), and the tunnel section (kem-server -forward and kem-client
 -listen next to direct TCP, stunnel4, spiped and ssh -L), then the targets.
 Every figure is the median of -runs runs ± half their range. The full run
-takes about a quarter of an hour; -quick about half a minute, and judges no
+takes about twelve minutes; -quick under one, and judges no
 target.`
 
 // Exit codes of Main.
