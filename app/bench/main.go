@@ -25,8 +25,7 @@ next to session, scale (server memory per idle connection, throughput by
 message size), and the tunnel section (kem-server -forward and kem-client
 -listen next to direct TCP, stunnel4, spiped and ssh -L), then the targets.
 Every figure is the median of -runs runs ± half their range. The full run
-takes about twelve minutes; -quick under one, and judges no
-target.`
+takes about twelve minutes; -quick under one, and judges no target.`
 
 // Exit codes of Main.
 const (
@@ -51,8 +50,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	jsonFile := fs.String("json", "", "also write every figure and the summary as JSON to `FILE`")
 	benchFile := fs.String("benchfmt", "", "also write every run of every figure to `FILE` in the Go benchmark format, for benchstat")
 	chartFile := fs.String("chart", "", "also draw the main figures into `FILE` (.svg or .png)")
-	runs := fs.Int("runs", 0, "runs per figure (default 5; 3 with -quick)")
-	duration := fs.Duration("duration", 0, "length of one run of a rate (default 1s; 120ms with -quick)")
+	runs := fs.Int("runs", 0, "runs per figure (default 5; 2 with -quick; the tunnel section: 3, 1 with -quick)")
+	duration := fs.Duration("duration", 0, "length of one run of a rate (default 1s; 80ms with -quick)")
 	sections := fs.String("sections", strings.Join(AllSections(), ","), "comma-separated `list` of sections to run")
 	backends := fs.String("backends", "", "comma-separated KEM backends (default: all, those not compiled in say so)")
 	algs := fs.String("algs", "", "comma-separated ML-KEM parameter sets (default: 512,768,1024)")
