@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/kemtcp/kemtcp/app/client"
 	"github.com/kemtcp/kemtcp/app/identity"
+	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/server"
 )
 
@@ -69,6 +71,8 @@ func Client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usageError(stderr, name, "-pin and -known-hosts need -proto session: the legacy protocol cannot authenticate the server")
 	case legacy && (f.listen != "" || f.stdio):
 		return usageError(stderr, name, "-listen and -stdio need -proto session: the legacy protocol carries only lines to the server")
+	case legacy && f.alg.name == kem.XWing:
+		return usageError(stderr, name, "%s", legacyXWing)
 	case legacy && f.keyFile != "":
 		return usageError(stderr, name, "-key needs -proto session: the legacy protocol has no client keys")
 	case f.listen != "" && f.stdio:
@@ -77,6 +81,11 @@ func Client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usageError(stderr, name, "-pubout needs -key FILE")
 	case f.genkey != "" && f.keyFile != "":
 		return usageError(stderr, name, "-genkey and -key do not go together")
+	}
+	if f.pin != "" {
+		if _, err := identity.ParseFingerprint(f.pin); err != nil {
+			return usageError(stderr, name, "%v", err)
+		}
 	}
 
 	switch {
@@ -184,7 +193,7 @@ func (f *clientFlags) forgetHost(stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, name, "-forget %q: %v", f.forget, err)
 	}
-	kh, err := f.loadKnownHosts()
+	kh, err := f.loadKnownHosts("-known-hosts FILE")
 	if err != nil {
 		return failure(stderr, name, err)
 	}
@@ -201,14 +210,18 @@ func (f *clientFlags) forgetHost(stdout, stderr io.Writer) int {
 }
 
 // loadKnownHosts loads -known-hosts, or the default file (whose folder
-// may be created).
-func (f *clientFlags) loadKnownHosts() (*identity.KnownHosts, error) {
+// may be created). Without a default location, the error says what to
+// give instead: the flags in give.
+func (f *clientFlags) loadKnownHosts(give string) (*identity.KnownHosts, error) {
 	if f.knownHosts != "" {
 		return identity.LoadKnownHosts(f.knownHosts)
 	}
 	kh, err := identity.LoadDefaultKnownHosts()
-	if err != nil {
-		return nil, fmt.Errorf("%w (give -known-hosts FILE, or -pin FINGERPRINT)", err)
+	switch {
+	case errors.Is(err, identity.ErrKnownHostsFile): // its hint says what to give
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w (give %s)", err, give)
 	}
 	return kh, nil
 }
@@ -242,7 +255,7 @@ func (f *clientFlags) verifier(stderr io.Writer) (func(ek []byte) (func() (strin
 	if err != nil {
 		return nil, err
 	}
-	kh, err := f.loadKnownHosts()
+	kh, err := f.loadKnownHosts("-known-hosts FILE, or -pin FINGERPRINT")
 	if err != nil {
 		return nil, err
 	}

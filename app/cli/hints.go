@@ -49,9 +49,9 @@ func hints(err error, name string) []string {
 	case errors.Is(err, identity.ErrKnownHostsFile):
 		h = append(h, "choose another file with -known-hosts FILE, or check the server with -pin FINGERPRINT instead")
 	case errors.Is(err, identity.ErrKeyFilePermissions):
-		h = append(h, "make it readable by you only: chmod 600 on the file")
+		// The error says it: "Fix it with: chmod 600 FILE".
 	case errors.Is(err, session.ErrKeyConfirmation):
-		h = append(h, "the server did not prove it holds its key: someone may be in the middle; check the address, and pin the key with -pin")
+		h = append(h, "someone may be in the middle, passing on the real server's key: none of your data was sent; check the address and the network path")
 	case errors.Is(err, session.ErrTruncated) && strings.Contains(err.Error(), "before FINISHED"):
 		h = append(h, "the server closed the connection during the handshake: it may be full, refuse this client, or be an older kem-server; its log says which")
 	case errors.Is(err, session.ErrServerKeyRefused) && errors.Is(err, identity.ErrPinMismatch):
@@ -61,17 +61,60 @@ func hints(err error, name string) []string {
 }
 
 // failure prints err, then its hints, each on a line of its own, and
-// returns ExitFailure. A multi-line error (the known-hosts banner) starts
-// on a line of its own.
+// returns ExitFailure, or ExitUsage when the error is the command line's
+// (commandLineError). A multi-line error (the known-hosts banner) starts
+// on a line of its own, and so does the banner within it.
 func failure(stderr io.Writer, name string, err error) int {
 	msg := err.Error()
 	if strings.Contains(msg, "\n") {
-		fmt.Fprintf(stderr, "%s: error:\n%s\n", name, strings.TrimRight(msg, "\n"))
+		fmt.Fprintf(stderr, "%s: error:\n%s\n", name, strings.TrimRight(bannerOnOwnLines(err), "\n"))
 	} else {
 		fmt.Fprintf(stderr, "%s: %s\n", name, msg)
 	}
 	for _, h := range hints(err, name) {
 		fmt.Fprintf(stderr, "%s: hint: %s\n", name, h)
 	}
+	if commandLineError(err) {
+		return ExitUsage
+	}
 	return ExitFailure
+}
+
+// bannerOnOwnLines returns err's message with its innermost multi-line
+// part (a banner such as identity.HostKeyChangedError's, wrapped as
+// "...: refused: %w") starting on a line of its own.
+func bannerOnOwnLines(err error) string {
+	msg := err.Error()
+	banner := ""
+	var walk func(e error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if s := e.Error(); strings.Contains(s, "\n") && strings.HasSuffix(msg, s) {
+			banner = s // the deepest one wins
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	prefix := strings.TrimRight(strings.TrimSuffix(msg, banner), " ")
+	if prefix == "" || strings.HasSuffix(prefix, "\n") {
+		return msg
+	}
+	return prefix + "\n" + banner
+}
+
+// commandLineError reports whether err comes from flags that contradict
+// each other or a key file, found only once the key or KEM is looked up:
+// a usage error, as the README promises for bad flags (exit 2).
+func commandLineError(err error) bool {
+	var mismatch *algMismatchError
+	return errors.As(err, &mismatch) || errors.Is(err, kem.ErrUnsupported)
 }

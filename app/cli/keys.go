@@ -48,7 +48,7 @@ func loadKey(path string, alg algFlag, backend string) (*loadedKey, error) {
 	}
 	defer pk.Wipe()
 	if alg.set && alg.name != pk.Algorithm {
-		return nil, fmt.Errorf("-alg %s does not match the key in %s, which is %s", alg.name, path, pk.Algorithm)
+		return nil, &algMismatchError{flag: alg.name, path: path, file: pk.Algorithm}
 	}
 	s, err := kem.Lookup(pk.Algorithm, backend)
 	if err != nil {
@@ -59,6 +59,14 @@ func loadKey(path string, alg algFlag, backend string) (*loadedKey, error) {
 		return nil, err
 	}
 	return &loadedKey{path: path, alg: pk.Algorithm, dk: dk, scheme: s}, nil
+}
+
+// algMismatchError is an -alg that contradicts the key file's algorithm: a
+// usage error (commandLineError).
+type algMismatchError struct{ flag, path, file string }
+
+func (e *algMismatchError) Error() string {
+	return fmt.Sprintf("-alg %s does not match the key in %s, which is %s", e.flag, e.path, e.file)
 }
 
 // defaultComment names a client key in an authorized-keys line, as

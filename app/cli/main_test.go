@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"context"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -16,8 +13,8 @@ import (
 type program func(args []string, stdin io.Reader, stdout io.Writer) int
 
 // programs are the commands in the scripts' PATH: the two real ones, the
-// test-only fake servers, and two wrappers that run another of them in
-// their process.
+// test-only fake peers, and two wrappers that run another of them in their
+// process.
 var programs map[string]program
 
 func init() {
@@ -26,6 +23,7 @@ func init() {
 		"kem-client":   clientMain,
 		"kem-mitm":     mitmMain,
 		"kem-badhello": badHelloMain,
+		"kem-dribble":  dribbleMain,
 		"teeout":       teeoutMain,
 		"exitcode":     exitcodeMain,
 	}
@@ -41,21 +39,12 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, cmds)
 }
 
-// interruptible returns a context cancelled by the first Ctrl+C (SIGINT) or
-// SIGTERM, as app/cmd/kem-server and kem-client set it up: a second one
-// ends the process at once.
-func interruptible() context.Context {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() { <-ctx.Done(); stop() }()
-	return ctx
-}
-
 // serverMain is app/cmd/kem-server's main.
 func serverMain(args []string, _ io.Reader, stdout io.Writer) int {
-	return Server(interruptible(), args, stdout, os.Stderr, nil)
+	return Server(Interruptible(ServerStopSignals...), args, stdout, os.Stderr, nil)
 }
 
 // clientMain is app/cmd/kem-client's main.
 func clientMain(args []string, stdin io.Reader, stdout io.Writer) int {
-	return Client(interruptible(), args, stdin, stdout, os.Stderr)
+	return Client(Interruptible(ClientStopSignals...), args, stdin, stdout, os.Stderr)
 }

@@ -53,7 +53,7 @@ func mitmMain(args []string, _ io.Reader, stdout io.Writer) int {
 		return failure(os.Stderr, "kem-mitm", err)
 	}
 	defer ln.Close()
-	ctx := interruptible()
+	ctx := Interruptible(ServerStopSignals...)
 	context.AfterFunc(ctx, func() { ln.Close() })
 
 	if *keepKey {

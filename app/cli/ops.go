@@ -94,7 +94,11 @@ func (o *opsServer) stop() {
 // proxyListener wraps ln for the PROXY protocol (v1 and v2, by
 // github.com/pires/go-proxyproto): a connection from the load balancers in
 // trusted must start with a header, whose client address then stands for
-// the connection's; a connection from anyone else must not have one.
+// the connection's. A connection from anyone else is served as it is: its
+// bytes are never read as a header (SKIP, not REJECT, which would make each
+// direct client wait out the timeout for a header before its ServerHello,
+// since the server speaks first), so a header it sends fails its handshake
+// and cannot claim an address.
 func proxyListener(ln net.Listener, trusted *cidrFlag, timeout time.Duration) net.Listener {
 	return &proxyproto.Listener{
 		Listener:          ln,
@@ -103,7 +107,7 @@ func proxyListener(ln net.Listener, trusted *cidrFlag, timeout time.Duration) ne
 			if t, ok := o.Upstream.(*net.TCPAddr); ok && trusted.contains(t.IP) {
 				return proxyproto.REQUIRE, nil
 			}
-			return proxyproto.REJECT, nil
+			return proxyproto.SKIP, nil
 		},
 	}
 }

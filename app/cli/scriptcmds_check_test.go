@@ -74,6 +74,99 @@ exec exitcode 1 kem-client -nope
 		{"clients: one fails", `
 clients 2 1 kem-client -addr 127.0.0.1:1 -known-hosts none
 `, "clients: process 0: exit status 1"},
+		{"waitfor -count waits for the Nth line", `
+exec teeout out kem-server -genkey k.key
+waitfor -count 2 out '^(\w+) ' SECOND
+waitfor out '^(\w+) ' FIRST
+grep '^'$FIRST' a new ' out
+grep '^'$SECOND' key fingerprint: ' out
+`, ""},
+		{"waitfor -count does not take an earlier line", `
+exec teeout out kem-server -genkey k.key
+waitfor -count 3 out '^(\w+) '
+`, `waitfor: 2 lines, not 3, of out matched "^(\\w+) "; the program ended (exit code 0) after writing:`},
+		{"teeout -more: input that comes later", `
+exec teeout srv.out kem-server -addr 127.0.0.1:0 &srv&
+waitfor srv.out '^Server listening on (\S+)$' ADDR
+stdin first.txt
+exec teeout -more more.txt cl.out kem-client -addr $ADDR -known-hosts none &cl&
+waitfor srv.out '^Decrypted from client: first$'
+! grep later srv.out
+mv later.txt more.txt
+waitfor srv.out '^Decrypted from client: later$'
+wait cl
+kill -INT srv
+wait srv
+-- first.txt --
+first
+-- later.txt --
+later
+`, ""},
+		{"teeout -stderr", `
+exec teeout -stderr err.txt out exitcode 2 kem-server -nope
+stderr '^kem-server: flag provided but not defined: -nope \(see -h\)$'
+cmp stderr err.txt
+`, ""},
+		{"signal: a program that has ended", `
+exec teeout out kem-server -genkey k.key
+signal HUP out
+`, "signal: the program of out has ended"},
+		{"signal: not a teeout's file", `
+signal HUP nothing
+`, "signal: no process id beside nothing (is it a teeout's FILE?)"},
+		{"signal: unknown signal", `
+signal USR9 out
+`, `signal: unknown signal "USR9" (want HUP, INT or TERM)`},
+		{"signal: TERM", `
+exec teeout srv.out kem-server -addr 127.0.0.1:0 &srv&
+waitfor srv.out '^Server listening on (\S+)$'
+signal TERM srv.out
+wait srv
+stdout '^Server shutting down\.$'
+`, ""},
+		{"httpget: another status", `
+exec teeout srv.out kem-server -addr 127.0.0.1:0 -metrics 127.0.0.1:0 &srv&
+waitfor srv.out '^Serving metrics at (http://\S+)/metrics ' URL
+httpget $URL/nope body 200
+`, "answered 404 Not Found, want 200"},
+		{"concat", `
+concat out a.txt b.txt
+cmp out ab.txt
+concat out b.txt
+cmp out b.txt
+-- a.txt --
+a
+-- b.txt --
+b
+-- ab.txt --
+a
+b
+`, ""},
+		{"concat: a missing file", `
+concat out nothing
+`, "nothing: no such file or directory"},
+		{"jsonlines", `
+jsonlines got time msg
+-- got --
+{"time":"now","msg":"one"}
+{"msg":"two","time":"then","level":"INFO"}
+`, ""},
+		{"jsonlines: a key missing", `
+jsonlines got time msg
+-- got --
+{"time":"now","msg":"one"}
+{"msg":"two"}
+`, `jsonlines: a line of got has no "time"`},
+		{"jsonlines: not JSON", `
+jsonlines got
+-- got --
+{"time":"now"}
+Server shutting down.
+`, "jsonlines: a line of got is not a JSON object"},
+		{"jsonlines: empty", `
+jsonlines got
+-- got --
+`, "jsonlines: got is empty"},
 		{"inorder: in order", `
 inorder got '^c(\d+)-m(\d+)$' 2 2
 -- got --

@@ -2,14 +2,19 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/diff"
@@ -22,26 +27,43 @@ const waitTimeout = 30 * time.Second
 
 // scriptCmds are the scripts' own commands (see TestScript).
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"waitfor": cmdWaitfor,
-	"cmpout":  cmdCmpout,
-	"clients": cmdClients,
-	"inorder": cmdInorder,
+	"waitfor":   cmdWaitfor,
+	"cmpout":    cmdCmpout,
+	"clients":   cmdClients,
+	"inorder":   cmdInorder,
+	"signal":    cmdSignal,
+	"httpget":   cmdHTTPGet,
+	"concat":    cmdConcat,
+	"jsonlines": cmdJSONLines,
 }
 
 // cmdWaitfor is
 //
-//	waitfor FILE REGEXP [VAR...]
+//	waitfor [-count N] FILE REGEXP [VAR...]
 //
 // It waits until a whole line of FILE (written by a background teeout)
 // matches REGEXP, and sets each VAR to the text of the regexp's next
-// capture group. It fails, showing FILE, when the program has ended (see
-// teeout) or waitTimeout has passed without such a line.
+// capture group. With -count N, it waits for the Nth such line (a line
+// that comes again, such as a second reload), and takes the VARs from it.
+// It fails, showing FILE, when the program has ended (see teeout) or
+// waitTimeout has passed without such a line.
 func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! waitfor")
 	}
+	count := 1
+	if len(args) > 0 && args[0] == "-count" {
+		if len(args) < 2 {
+			ts.Fatalf("usage: waitfor [-count N] FILE REGEXP [VAR...]")
+		}
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n < 1 {
+			ts.Fatalf("waitfor: -count wants a number from 1, not %q", args[1])
+		}
+		count, args = n, args[2:]
+	}
 	if len(args) < 2 {
-		ts.Fatalf("usage: waitfor FILE REGEXP [VAR...]")
+		ts.Fatalf("usage: waitfor [-count N] FILE REGEXP [VAR...]")
 	}
 	re, err := regexp.Compile(args[1])
 	ts.Check(err)
@@ -60,19 +82,27 @@ func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("waitfor: %v", err)
 		}
 		whole := data[:bytes.LastIndexByte(data, '\n')+1]
+		seen := 0
 		for line := range strings.Lines(string(whole)) {
 			if m := re.FindStringSubmatch(strings.TrimSuffix(line, "\n")); m != nil {
+				if seen++; seen < count {
+					continue
+				}
 				for i, v := range vars {
 					ts.Setenv(v, m[i+1])
 				}
 				return
 			}
 		}
+		what := "no line"
+		if count > 1 {
+			what = fmt.Sprintf("%d lines, not %d,", seen, count)
+		}
 		if ended {
-			ts.Fatalf("waitfor: no line of %s matched %q; the program ended (exit code %s) after writing:\n%s", args[0], args[1], bytes.TrimSpace(code), data)
+			ts.Fatalf("waitfor: %s of %s matched %q; the program ended (exit code %s) after writing:\n%s", what, args[0], args[1], bytes.TrimSpace(code), data)
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("waitfor: no line of %s matched %q within %v; it holds:\n%s", args[0], args[1], waitTimeout, data)
+			ts.Fatalf("waitfor: %s of %s matched %q within %v; it holds:\n%s", what, args[0], args[1], waitTimeout, data)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -223,5 +253,140 @@ func cmdInorder(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	for s := range seen {
 		ts.Fatalf("inorder: unexpected stream %d in %s", s, args[0])
+	}
+}
+
+// signals are the signals the command signal sends, by name.
+var signals = map[string]syscall.Signal{
+	"HUP":  syscall.SIGHUP,
+	"INT":  syscall.SIGINT,
+	"TERM": syscall.SIGTERM,
+}
+
+// cmdSignal is
+//
+//	signal SIG FILE
+//
+// It sends SIG (HUP, INT or TERM) to the program that a background teeout
+// runs with output FILE (testscript's kill sends only INT and KILL, and
+// only to the commands it started). It fails when that program has already
+// ended. Send it once the program has said it is ready (waitfor): before
+// it handles SIG, SIG may end it.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! signal")
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: signal SIG FILE")
+	}
+	sig, ok := signals[args[0]]
+	if !ok {
+		ts.Fatalf("signal: unknown signal %q (want HUP, INT or TERM)", args[0])
+	}
+	path := ts.MkAbs(args[1])
+	data, err := os.ReadFile(path + pidSuffix)
+	if err != nil {
+		ts.Fatalf("signal: no process id beside %s (is it a teeout's FILE?): %v", args[1], err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		ts.Fatalf("signal: %s%s: %v", args[1], pidSuffix, err)
+	}
+	if _, err := os.Stat(path + exitedSuffix); err == nil {
+		ts.Fatalf("signal: the program of %s has ended", args[1])
+	}
+	ts.Check(syscall.Kill(pid, sig))
+}
+
+// cmdHTTPGet is
+//
+//	httpget URL FILE [STATUS]
+//
+// It GETs URL and writes the response's body to FILE. It fails unless the
+// response's status code is STATUS (default 200). (Not curl: CI machines
+// may have none.)
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! httpget")
+	}
+	if len(args) != 2 && len(args) != 3 {
+		ts.Fatalf("usage: httpget URL FILE [STATUS]")
+	}
+	want := http.StatusOK
+	if len(args) == 3 {
+		var err error
+		if want, err = strconv.Atoi(args[2]); err != nil {
+			ts.Fatalf("httpget: STATUS must be a number, not %q", args[2])
+		}
+	}
+	c := &http.Client{Timeout: waitTimeout}
+	resp, err := c.Get(args[0])
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), body, 0o666))
+	if resp.StatusCode != want {
+		ts.Fatalf("httpget: %s answered %s, want %d; its body:\n%s", args[0], resp.Status, want, body)
+	}
+}
+
+// cmdConcat is
+//
+//	concat DST SRC...
+//
+// It writes the contents of the files SRC (or stdout, stderr), one after
+// the other, to DST, at once: into a new file beside DST, renamed onto it,
+// so that a program that watches DST (kem-server's -authorized-keys) never
+// reads it half-written.
+func cmdConcat(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! concat")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: concat DST SRC...")
+	}
+	var data []byte
+	for _, src := range args[1:] {
+		data = append(data, ts.ReadFile(src)...)
+	}
+	dst := ts.MkAbs(args[0])
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".concat-*")
+	ts.Check(err)
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	ts.Check(err)
+	ts.Check(os.Rename(tmp.Name(), dst))
+}
+
+// cmdJSONLines is
+//
+//	jsonlines FILE KEY...
+//
+// It checks that FILE (or stdout, stderr) has at least one line, and that
+// each of its lines is one JSON object with at least the keys KEY.
+func cmdJSONLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! jsonlines")
+	}
+	if len(args) < 1 {
+		ts.Fatalf("usage: jsonlines FILE KEY...")
+	}
+	text := ts.ReadFile(args[0])
+	if text == "" {
+		ts.Fatalf("jsonlines: %s is empty", args[0])
+	}
+	for line := range strings.Lines(text) {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			ts.Fatalf("jsonlines: a line of %s is not a JSON object (%v): %q", args[0], err, line)
+		}
+		for _, k := range args[1:] {
+			if _, ok := obj[k]; !ok {
+				ts.Fatalf("jsonlines: a line of %s has no %q: %q", args[0], k, line)
+			}
+		}
 	}
 }

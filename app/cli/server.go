@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,8 +31,9 @@ Usage:
   kem-server -genkey FILE [-alg ALG]          write a new private key to FILE
   kem-server -key FILE -pubout                print FILE's public key and fingerprint
 
-Signals: Ctrl+C or SIGTERM stops accepting and gives open connections -grace
-to finish; SIGHUP reloads -authorized-keys and, for new connections, -key.`
+Signals: Ctrl+C or SIGTERM stops accepting (after -drain-delay) and gives
+open connections -grace to finish; SIGHUP reloads -authorized-keys and, for
+new connections, -key.`
 
 // Default idle timeouts: people type slowly in a chat; a tunnel may carry a
 // database client's pooled connections, which sit idle for long (stunnel's
@@ -47,6 +49,7 @@ type serverFlags struct {
 	once, echo, quiet   bool
 	maxConns, perSource int
 	grace, idle         durationFlag
+	drainDelay          durationFlag
 	genkey, keyFile     string
 	pubout              bool
 	forward             string
@@ -73,6 +76,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 	fs.IntVar(&f.maxConns, "max-conns", server.DefaultMaxConns, "most connections served at once")
 	fs.IntVar(&f.perSource, "max-conns-per-source", 0, "most connections served at once from one IP address (0: no limit)")
 	fs.Var(&f.grace, "grace", "on Ctrl+C or SIGTERM, the `duration` open connections get to finish")
+	fs.Var(&f.drainDelay, "drain-delay", "on Ctrl+C or SIGTERM, go on accepting connections for this `duration` while /healthz answers 503, before -grace (behind a load balancer: longer than its health check takes to notice)")
 	fs.Var(&f.idle, "idle-timeout", fmt.Sprintf("end a connection idle for this `duration` (0: never; default %v for the chat, %v with -forward)", DefaultChatIdle, DefaultForwardIdle))
 	fs.StringVar(&f.genkey, "genkey", "", "write a new private key to `FILE` (mode 0600) and exit")
 	fs.StringVar(&f.keyFile, "key", "", "serve with the private key in `FILE` (PEM, PKCS#8) instead of a fresh one")
@@ -127,6 +131,9 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		fmt.Fprintf(stdout, "%s %s\n", key.alg, identity.Fingerprint(ek))
 		return ExitOK
 	}
+	if f.proto.name == server.ProtoLegacy && key.alg == kem.XWing {
+		return usageError(stderr, name, "%s", legacyXWing)
+	}
 
 	out := display.NewLines(stdout)
 	logger := server.NewTextLogger(out)
@@ -171,6 +178,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		MaxConns:          f.maxConns,
 		MaxConnsPerSource: f.perSource,
 		Grace:             f.grace.d,
+		DrainDelay:        f.drainDelay.d,
 		ShutdownNote:      " (Ctrl+C again to stop now)",
 		Log:               logger,
 		Metrics:           metrics,
@@ -200,6 +208,12 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		defer ops.stop()
 	}
 
+	// Reloads: SIGHUP, and a changed authorized-keys file; SIGHUP is
+	// handled before the server says it listens, so that a SIGHUP sent
+	// then cannot end it.
+	rl := &reloader{srv: srv, cfg: sc, key: key, auth: auth, log: logger}
+	stopReload := rl.start(ctx)
+	defer stopReload()
 	f.startupLines(stdout, key, ek, auth)
 	if ops != nil {
 		ops.lines(stdout)
@@ -209,15 +223,14 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		ready(ln.Addr())
 	}
 
-	// Reloads: SIGHUP, and a changed authorized-keys file.
-	rl := &reloader{srv: srv, cfg: sc, key: key, auth: auth, log: logger}
-	stopReload := rl.start(ctx)
-	defer stopReload()
 	if err := srv.Serve(ctx, ln); err != nil {
 		return failure(stderr, name, err)
 	}
 	return ExitOK
 }
+
+// legacyXWing refuses X-Wing with the legacy protocol, for both commands.
+const legacyXWing = "X-Wing needs -proto session: the legacy protocol is the original demo's and speaks ML-KEM only"
 
 // check refuses flag combinations that do not go together.
 func (f *serverFlags) check(name string, set map[string]bool, stderr io.Writer) (int, bool) {
@@ -225,6 +238,8 @@ func (f *serverFlags) check(name string, set map[string]bool, stderr io.Writer) 
 	switch {
 	case f.maxConns < 1:
 		return usageError(stderr, name, "-max-conns must be at least 1"), false
+	case f.drainDelay.d > 0 && f.health == "" && f.metricsAddr == "":
+		return usageError(stderr, name, "-drain-delay needs -health or -metrics: their /healthz is what tells a load balancer that the server is stopping"), false
 	case f.perSource < 0:
 		return usageError(stderr, name, "-max-conns-per-source must be 0 (no limit) or more"), false
 	case f.echo && legacy:
@@ -239,6 +254,8 @@ func (f *serverFlags) check(name string, set map[string]bool, stderr io.Writer) 
 		return usageError(stderr, name, "-echo and -quiet are for the chat, not -forward"), false
 	case f.forwardProxy && f.forward == "":
 		return usageError(stderr, name, "-forward-proxy-protocol needs -forward HOST:PORT"), false
+	case legacy && f.alg.name == kem.XWing:
+		return usageError(stderr, name, "%s", legacyXWing), false
 	case f.authorizedKeys != "" && legacy:
 		return usageError(stderr, name, "-authorized-keys needs -proto session: the legacy protocol cannot authenticate clients"), false
 	case f.logFormat != "text" && f.logFormat != "json":
@@ -272,6 +289,9 @@ func (f *serverFlags) startupLines(w io.Writer, key *loadedKey, ek []byte, auth 
 			proxy = ", with a PROXY protocol v2 header"
 		}
 		fmt.Fprintf(w, "Forwarding each session to %s%s\n", f.forward, proxy)
+	}
+	if f.drainDelay.d > 0 {
+		fmt.Fprintf(w, "On Ctrl+C or SIGTERM: accepting for %v more while /healthz answers 503, then %v for open connections to finish\n", f.drainDelay.d, f.grace.d)
 	}
 	if len(f.proxyProtocol.nets) > 0 {
 		fmt.Fprintf(w, "PROXY protocol: required from %s\n", f.proxyProtocol.String())
@@ -337,7 +357,7 @@ func (r *reloader) start(ctx context.Context) func() {
 func (r *reloader) reload(hup bool) {
 	if r.auth != nil {
 		if n, err := r.auth.reload(); err != nil {
-			r.log.Warn(fmt.Sprintf("Authorized keys not reloaded (still %d): %v", r.auth.len(), err), "error", err.Error())
+			r.log.Warn(fmt.Sprintf("Authorized keys not reloaded (still %d): %s", r.auth.len(), oneLine(err.Error())), "error", err.Error())
 		} else {
 			r.log.Info(fmt.Sprintf("Reloaded %s: %d authorized key%s.", r.auth.path, n, plural(n)), "authorized_keys", n)
 		}
@@ -364,6 +384,19 @@ func (r *reloader) reload(hup bool) {
 	// dropped, not destroyed.
 	r.key = next
 	r.log.Info(fmt.Sprintf("Server key changed: new connections use %s (from %s).", newFP, next.path), "fingerprint", newFP)
+}
+
+// oneLine joins a multi-line message (one line per bad line of a file,
+// indented) into one line, for a log line: "FIRST: SECOND; THIRD".
+func oneLine(msg string) string {
+	lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return lines[0] + ": " + strings.Join(lines[1:], "; ")
 }
 
 func plural(n int) string {

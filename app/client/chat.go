@@ -96,7 +96,7 @@ loop:
 			if err == io.EOF {
 				return c.serverClosed(sc)
 			}
-			return fmt.Errorf("session with %s: %w", c.Addr, err)
+			return inSession(err, "session with %s", c.Addr)
 		case l, ok := <-lines:
 			if !ok {
 				break loop
@@ -113,7 +113,7 @@ loop:
 				if ctx.Err() != nil {
 					return fmt.Errorf("session with %s: interrupted while sending line %d (the server is not reading)", c.Addr, l.n)
 				}
-				return fmt.Errorf("sending line %d: %w", l.n, err)
+				return inSession(err, "sending line %d", l.n)
 			}
 		}
 	}
@@ -122,10 +122,10 @@ loop:
 	wd.end()
 	sc.SetDeadline(time.Now().Add(c.HandshakeTimeout))
 	if err := sc.CloseWrite(); err != nil {
-		return fmt.Errorf("closing the session: %w", err)
+		return inSession(err, "closing the session")
 	}
 	if err := <-serverDone; err != io.EOF {
-		return fmt.Errorf("closing the session with %s: %w", c.Addr, err)
+		return inSession(err, "closing the session with %s", c.Addr)
 	}
 	if sendErr != nil {
 		return sendErr
@@ -194,7 +194,7 @@ loop:
 				if ctx.Err() != nil {
 					break loop
 				}
-				return fmt.Errorf("sending line %d: %w", l.n, err)
+				return inSession(err, "sending line %d", l.n)
 			}
 			// As the demo: "exit" is sent like any message, then the client stops.
 			if isExit(l.text) {

@@ -460,7 +460,7 @@ func TestHostileSessionServer(t *testing.T) {
 			finished(rs)
 			rs.c.(*net.TCPConn).CloseWrite()
 			readRecords(rs)
-		}, session.ErrTruncated, `the server's stream ended without CLOSE`},
+		}, session.ErrTruncated, `the server's TCP stream ended`},
 		{"truncated: reset", func(t *testing.T, rs *rawServer) {
 			finished(rs)
 			rs.c.(*net.TCPConn).SetLinger(0)

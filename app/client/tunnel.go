@@ -112,6 +112,11 @@ type Stdio struct {
 }
 
 // Run carries in and out over one session until the server closes it.
+// When ctx ends (kem-client's SIGHUP from ssh as it exits, Ctrl+C), the
+// session ends as if in had ended: CLOSE goes to the server, whose data is
+// then read to its CLOSE (and dropped: out's reader has gone), for at most
+// relay.CloseWait, so that the server sees a clean end rather than a
+// connection cut with its bytes unread.
 func (s *Stdio) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	if err := s.defaults(); err != nil {
 		return err
@@ -121,7 +126,10 @@ func (s *Stdio) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		return err
 	}
 	defer sc.Close()
-	stop := context.AfterFunc(ctx, func() { sc.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		sc.SetDeadline(time.Now().Add(relay.CloseWait))
+		sc.CloseWrite() // ReadFrom, waiting for in, then stops at its next read
+	})
 	defer stop()
 	errc := make(chan error, 1)
 	go func() {
@@ -132,16 +140,32 @@ func (s *Stdio) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		}
 		errc <- err
 	}()
-	_, err = sc.WriteTo(out) // the server's data, to its CLOSE
+	_, err = sc.WriteTo(&lenientWriter{ctx: ctx, w: out}) // the server's data, to its CLOSE
 	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("session with %s: %w", s.Addr, err)
+		return inSession(err, "session with %s", s.Addr)
 	}
 	select {
 	case werr := <-errc:
 		if werr != nil && !errors.Is(werr, net.ErrClosed) && ctx.Err() == nil {
-			return fmt.Errorf("session with %s: %w", s.Addr, werr)
+			return inSession(werr, "session with %s", s.Addr)
 		}
 	default: // stdin is still open: the server is done, so are we
 	}
 	return nil
+}
+
+// lenientWriter writes to w until ctx ends, then drops what it is given:
+// the program reading kem-client's output has gone (a write to its closed
+// pipe would end kem-client with SIGPIPE), and the session is still read
+// to the server's CLOSE.
+type lenientWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (l *lenientWriter) Write(p []byte) (int, error) {
+	if l.ctx.Err() != nil {
+		return len(p), nil
+	}
+	return l.w.Write(p)
 }

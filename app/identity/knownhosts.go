@@ -260,7 +260,10 @@ func checkDirExists(path string) error {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fileError("use", path, fmt.Errorf("its directory %s does not exist (it is created only for the default location): %w", dir, fs.ErrNotExist))
+		return &problemError{
+			msg:  fmt.Sprintf("cannot use the known-hosts file %s: its directory %s does not exist (it is created only for the default location)", path, dir),
+			errs: []error{ErrKnownHostsFile, fs.ErrNotExist},
+		}
 	case err != nil:
 		return fileError("use", path, err)
 	case !fi.IsDir():

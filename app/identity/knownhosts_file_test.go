@@ -27,7 +27,7 @@ func TestKnownHostsExplicitPathMissingDir(t *testing.T) {
 	_, err := LoadKnownHosts(path)
 	require.ErrorIs(t, err, ErrKnownHostsFile)
 	require.ErrorIs(t, err, fs.ErrNotExist)
-	assert.ErrorContains(t, err, "cannot use the known-hosts file "+path+": its directory "+filepath.Dir(path)+" does not exist")
+	assert.EqualError(t, err, "cannot use the known-hosts file "+path+": its directory "+filepath.Dir(path)+" does not exist (it is created only for the default location)")
 	_, err = os.Stat(filepath.Join(dir, "missing"))
 	require.ErrorIs(t, err, fs.ErrNotExist, "no directory created")
 

@@ -1,5 +1,5 @@
-// Package seed speaks the wire protocol of the original Python ML-KEM TCP
-// demo (SEED-PROTOCOL.md), byte for byte, so that kemtcp's server works with
+// Package legacy speaks the wire protocol of the original Python ML-KEM TCP
+// demo (PROTOCOL.md in this folder), byte for byte, so that kemtcp's server works with
 // the unmodified Python client and kemtcp's client with the Python server.
 //
 // The pipeline, one TCP connection, one client:

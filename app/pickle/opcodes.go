@@ -51,7 +51,7 @@ type opcodeInfo struct {
 }
 
 // allowedOpcodes are exactly the opcodes CPython's pickle writes for bytes,
-// str and dict objects in protocols 3, 4 and 5 (SEED-PROTOCOL.md). Every
+// str and dict objects in protocols 3, 4 and 5 (app/legacy/PROTOCOL.md). Every
 // other byte is refused.
 var allowedOpcodes = [256]opcodeInfo{
 	opPROTO:            {true, 2, 1},

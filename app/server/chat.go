@@ -91,6 +91,8 @@ func (h *Chat) ServeSession(ctx context.Context, c *session.Conn, ev *Events) er
 			ev.Info(ready)
 		}
 		switch {
+		case err == io.EOF && ev.closedAtShutdown(): // the client answered our CLOSE
+			return nil
 		case err == io.EOF:
 			ev.Info("Client requested to exit.")
 			return h.closeSession(c, ev)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -118,11 +119,23 @@ func (e *Events) Moved(in, out int64) { e.s.cfg.Metrics.moved(in, out) }
 
 // fail logs the one line of a failed connection: peer, stage, reason.
 func (e *Events) fail(stage string, err error) {
-	if e.c.atShutdown() {
-		e.s.log.Info(fmt.Sprintf("Connection from %s closed at shutdown (the grace period is over).", e.c.peer), e.attrsPrefixed("", nil)...)
+	if e.closedAtShutdown() {
 		return
 	}
-	e.s.log.Warn(fmt.Sprintf("Connection from %s failed during %s: %v", e.c.peer, stage, err), e.attrsPrefixed("", []any{"stage", stage, "error", err.Error()})...)
+	// "failed during session: session: ..." would say it twice.
+	msg := strings.TrimPrefix(err.Error(), stage+": ")
+	e.s.log.Warn(fmt.Sprintf("Connection from %s failed during %s: %s", e.c.peer, stage, msg), e.attrsPrefixed("", []any{"stage", stage, "error", msg})...)
+}
+
+// closedAtShutdown logs the one line of a connection that the server ended
+// at the end of the grace period, and reports whether it was one: its
+// failure, or the client's answering CLOSE, is that and nothing else.
+func (e *Events) closedAtShutdown() bool {
+	if !e.c.atShutdown() {
+		return false
+	}
+	e.s.log.Info(fmt.Sprintf("Connection from %s closed at shutdown (the grace period is over).", e.c.peer), e.attrsPrefixed("", nil)...)
+	return true
 }
 
 // LinePrefixer is implemented by handlers whose lines start with the
@@ -214,6 +227,9 @@ func (s *Server) serveLegacy(ctx context.Context, c *conn, ev *Events) {
 // stage its error names (ServerHello, ClientHello, client key, FINISHED),
 // or "other".
 func handshakeStage(err error) string {
+	if errors.Is(err, session.ErrClientKeyRefused) { // "client key refused: ..."
+		return wire.StageClientKey
+	}
 	msg := err.Error()
 	for _, stage := range []string{wire.StageServerHello, wire.StageClientHello, wire.StageClientKey, wire.StageFinished} {
 		if strings.HasPrefix(msg, stage+":") {

@@ -43,8 +43,7 @@ func (f *Forward) ServeSession(ctx context.Context, c *session.Conn, ev *Events)
 	if err != nil {
 		ev.Warn(fmt.Sprintf("Tunnel %d from %s%s to %s failed: cannot reach the target: %v", ev.ID(), ev.Peer(), ev.keyNote(), f.Target, err),
 			"target", f.Target, "error", err.Error())
-		c.SetWriteDeadline(time.Now().Add(ev.HandshakeTimeout()))
-		c.CloseWithReason(session.CloseTarget)
+		relay.EndSession(c, session.CloseTarget)
 		return nil
 	}
 	defer t.Close()
@@ -53,7 +52,7 @@ func (f *Forward) ServeSession(ctx context.Context, c *session.Conn, ev *Events)
 		t.SetWriteDeadline(time.Now().Add(timeout))
 		if _, err := h.WriteTo(t); err != nil {
 			ev.Warn(fmt.Sprintf("Tunnel %d from %s to %s failed: sending the PROXY header: %v", ev.ID(), ev.Peer(), f.Target, err), "target", f.Target, "error", err.Error())
-			c.CloseWithReason(session.CloseTarget)
+			relay.EndSession(c, session.CloseTarget)
 			return nil
 		}
 		t.SetWriteDeadline(time.Time{})

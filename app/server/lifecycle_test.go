@@ -5,6 +5,7 @@ package server_test
 
 import (
 	"io"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -136,5 +137,62 @@ func TestShutdownQuick(t *testing.T) {
 		t.Fatal("Serve did not return once its connection ended")
 	}
 	require.False(t, strings.Contains(ts.out.String(), "Closed "))
+	goleak.VerifyNone(t, ign)
+}
+
+// TestDrainDelay: once Serve's context is cancelled, a server with a
+// DrainDelay reports Draining at once (its health check fails) and goes
+// on accepting and serving for the delay: a tunnel that arrives then
+// reaches its target (the connections' context is not the cancelled one).
+// Only after the delay does it close its listener and begin the grace
+// period.
+func TestDrainDelay(t *testing.T) {
+	ign := goleak.IgnoreCurrent()
+	const delay = 2 * time.Second
+	tg := startTarget(t, "", func(c net.Conn) { io.Copy(c, c) })
+	ts := startServer(t, server.Config{Handler: &server.Forward{Target: tg.addr}, DrainDelay: delay})
+	require.False(t, ts.srv.Draining())
+
+	ts.mu.Lock()
+	sv := ts.serves[0]
+	ts.mu.Unlock()
+	cancelled := time.Now()
+	sv.cancel()
+	ts.waitLine("Shutting down: still accepting connections for 2s, while the health check says so to the load balancers.")
+
+	require.True(t, ts.srv.Draining(), "the health check fails")
+
+	// A client that comes during the delay is served, through to the target.
+	c := ts.dial()
+	c.SetDeadline(time.Now().Add(waitLong))
+	sc := session.Client(c, ts.clientConfig())
+	_, err := sc.Write([]byte("during the drain"))
+	require.NoError(t, err)
+	require.NoError(t, sc.CloseWrite())
+	got, err := io.ReadAll(sc)
+	require.NoError(t, err)
+	require.Equal(t, "during the drain", string(got))
+	require.Less(t, time.Since(cancelled), delay, "the client was served within the delay (the test's premise)")
+
+	// Then the listener closes, and Serve returns.
+	select {
+	case err := <-sv.done:
+		sv.done <- err
+		require.NoError(t, err)
+	case <-time.After(waitLong):
+		t.Fatal("Serve did not return after the drain delay")
+	}
+	require.GreaterOrEqual(t, time.Since(cancelled), delay, "the listener stayed open for the delay")
+	// (The kernel may complete a connection while the socket closes, and
+	// then reset it.)
+	eventually(t, waitLong, "the listener to be closed", func() bool {
+		c, err := net.DialTimeout("tcp", ts.addr, waitLong)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	require.Contains(t, ts.out.String(), "Server shutting down.")
+	tg.close()
 	goleak.VerifyNone(t, ign)
 }

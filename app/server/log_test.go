@@ -59,7 +59,7 @@ func TestJSONLogger(t *testing.T) {
 	cfg.ClientKey = stranger
 	require.ErrorIs(t, session.Client(c, cfg).Handshake(), session.ErrClientKeyRefused)
 	eventually(t, waitLong, "the failure line", func() bool {
-		return strings.Contains(logOut.String(), "Connection from "+c.LocalAddr().String()+" failed during handshake: client key: client key refused: ")
+		return strings.Contains(logOut.String(), "Connection from "+c.LocalAddr().String()+" failed during handshake: client key refused: ")
 	})
 	a.finish()
 	b.finish()

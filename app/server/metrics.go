@@ -33,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer, info BuildInfo) *Metrics {
 		reg: reg,
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kemtcp_handshakes_total",
-			Help: "Handshakes by result (ok, failed) and, for failures, the stage that failed (ServerHello, ClientHello, client key, FINISHED, other).",
+			Help: "Handshakes by result (ok, failed) and, for failures, the stage that failed (PROXY header, ServerHello, ClientHello, client key, FINISHED, other).",
 		}, []string{"result", "stage"}),
 		handshakeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kemtcp_handshake_duration_seconds",
@@ -101,6 +101,15 @@ func (m *Metrics) handshake(ok bool, stage string, d time.Duration) {
 		m.handshakes.WithLabelValues("failed", stage).Inc()
 	}
 	m.handshakeSeconds.Observe(d.Seconds())
+}
+
+// proxyHeaderFailed counts a connection turned away for its PROXY protocol
+// header, before any handshake (so it adds no handshake duration).
+func (m *Metrics) proxyHeaderFailed() {
+	if m == nil {
+		return
+	}
+	m.handshakes.WithLabelValues("failed", stageProxyHeader).Inc()
 }
 
 func (m *Metrics) opened() {

@@ -76,6 +76,12 @@ type Config struct {
 	// Grace is how long open connections get to finish at shutdown (0:
 	// DefaultGrace).
 	Grace time.Duration
+	// DrainDelay, if positive, is how long the server goes on accepting
+	// and serving connections once Serve's context is cancelled, while
+	// Draining reports true: a load balancer's health check sees it first
+	// and stops sending connections, so that none is lost in the closed
+	// listener's queue. The grace period follows.
+	DrainDelay time.Duration
 	// ShutdownNote is appended to the line that announces a shutdown
 	// (the command adds how to stop at once).
 	ShutdownNote string
@@ -113,6 +119,9 @@ type Server struct {
 	limits  limits
 	nextID  atomic.Uint64
 	drain   atomic.Bool
+	// drainLine is the one "still accepting" line of a shutdown, however
+	// many listeners the server serves.
+	drainLine sync.Once
 }
 
 // New checks cfg and returns a Server.
@@ -159,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 func legacyScheme(s kem.Scheme) error {
 	p := s.Params()
 	if p.SeedSize != kem.SeedSize || !strings.HasPrefix(p.Name, "ML-KEM-") {
-		return fmt.Errorf("server: the legacy protocol is the original demo's and speaks ML-KEM only, not %s", p.Name)
+		return fmt.Errorf("the legacy protocol is the original demo's and speaks ML-KEM only, not %s", p.Name)
 	}
 	return nil
 }
@@ -194,11 +203,27 @@ type connSet struct {
 // grace period to finish, ends those left, and returns. It returns nil
 // after a shutdown, or the listener's error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	closed := make(chan struct{})
+	defer close(closed)
 	stop := context.AfterFunc(ctx, func() {
 		s.drain.Store(true)
+		if d := s.cfg.DrainDelay; d > 0 {
+			s.drainLine.Do(func() {
+				s.log.Info(fmt.Sprintf("Shutting down: still accepting connections for %v, while the health check says so to the load balancers%s.", d, s.cfg.ShutdownNote), "drain_delay", d)
+			})
+			select {
+			case <-time.After(d):
+			case <-closed: // Serve returned meanwhile (Once, a listener error)
+			}
+		}
 		ln.Close()
 	})
 	defer stop()
+	// The connections' context outlives ctx: they are served through the
+	// drain delay and the grace period (a tunnel accepted then still
+	// reaches its target), and ended at its end.
+	connCtx, endConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer endConns()
 	set := &connSet{conns: make(map[*conn]struct{})}
 	var err error
 	for {
@@ -217,12 +242,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		set.wg.Add(1)
 		if s.cfg.Once {
 			ln.Close()
-			s.admit(ctx, set, raw)
+			s.admit(connCtx, set, raw)
 			break
 		}
-		go s.admit(ctx, set, raw)
+		go s.admit(connCtx, set, raw)
 	}
-	s.shutdown(set)
+	s.shutdown(set, endConns)
 	return err
 }
 
@@ -231,6 +256,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // PROXY protocol header, so it runs in the connection's own goroutine.
 func (s *Server) admit(ctx context.Context, set *connSet, raw net.Conn) {
 	c := s.newConn(raw)
+	if err := proxyHeaderError(raw); err != nil {
+		s.log.Warn(fmt.Sprintf("Connection from %s failed during %s: %v", c.peer, stageProxyHeader, err), "conn", c.id, "peer", c.peer, "stage", stageProxyHeader, "error", err.Error())
+		s.cfg.Metrics.proxyHeaderFailed()
+		raw.Close()
+		set.wg.Done()
+		return
+	}
 	if reason, ok := s.limits.reserve(c.source); !ok {
 		s.refuse(c, reason)
 		set.wg.Done()
@@ -261,7 +293,7 @@ func (s *Server) refuse(c *conn, reason session.RefusalReason) {
 // shutdown waits up to the grace period for the connections of set, then
 // ends them: each session gets a CLOSE that says the server is shutting
 // down.
-func (s *Server) shutdown(set *connSet) {
+func (s *Server) shutdown(set *connSet, endConns context.CancelFunc) {
 	done := make(chan struct{})
 	go func() { set.wg.Wait(); close(done) }()
 	set.mu.Lock()
@@ -279,6 +311,7 @@ func (s *Server) shutdown(set *connSet) {
 			c.endAtShutdown()
 		}
 		set.mu.Unlock()
+		endConns()
 		if left > 0 {
 			s.log.Info(fmt.Sprintf("Closed %d connection%s still open after the %v grace period.", left, plural(left), s.cfg.Grace), "connections", left)
 		}

@@ -307,17 +307,10 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 
 // Write writes p as DATA records; see Conn.
 func (c *Conn) Write(p []byte) (int, error) {
-	// Interlock with Close (crypto/tls's scheme).
-	for {
-		x := c.activeCall.Load()
-		if x&1 != 0 {
-			return 0, net.ErrClosed
-		}
-		if c.activeCall.CompareAndSwap(x, x+2) {
-			break
-		}
+	if !c.beginWrite() {
+		return 0, net.ErrClosed
 	}
-	defer c.activeCall.Add(-2)
+	defer c.endWrite()
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
@@ -355,6 +348,24 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// beginWrite counts a Write (or ReadFrom) in progress, unless Close was
+// called: Close and Write interlock as in crypto/tls, so that a Close during
+// a blocked Write only closes the connection, to break the Write.
+func (c *Conn) beginWrite() bool {
+	for {
+		x := c.activeCall.Load()
+		if x&1 != 0 {
+			return false
+		}
+		if c.activeCall.CompareAndSwap(x, x+2) {
+			return true
+		}
+	}
+}
+
+// endWrite ends what beginWrite began.
+func (c *Conn) endWrite() { c.activeCall.Add(-2) }
 
 // WriteMessage sends b as one DATA record: the peer's ReadMessage returns
 // it whole. b may be empty; longer than MaxMessageSize, it is refused with
@@ -512,6 +523,10 @@ func (c *Conn) updateKey(h *half, setKey func([]byte) error) error {
 	return setKey(key)
 }
 
+// wipePlaintext clears delivered plaintext from the receive buffers
+// (BenchmarkWipe measures what it costs; only a benchmark turns it off).
+var wipePlaintext = true
+
 // Read reads data; see Conn.
 func (c *Conn) Read(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
@@ -530,7 +545,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.in.leftover = body
 	}
 	n := copy(p, c.in.leftover)
-	clear(c.in.leftover[:n]) // the plaintext is the caller's now
+	if wipePlaintext {
+		clear(c.in.leftover[:n]) // the plaintext is the caller's now
+	}
 	c.in.leftover = c.in.leftover[n:]
 	c.bytesIn.Add(uint64(n))
 	return n, nil
@@ -558,7 +575,9 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 			c.in.leftover = body
 		}
 		n, err := w.Write(c.in.leftover)
-		clear(c.in.leftover[:n])
+		if wipePlaintext {
+			clear(c.in.leftover[:n])
+		}
 		c.in.leftover = c.in.leftover[n:]
 		total += int64(n)
 		c.bytesIn.Add(uint64(n))
@@ -680,7 +699,7 @@ func (c *Conn) readRecord() (byte, []byte, error) {
 func (c *Conn) frameError(err error) error {
 	switch {
 	case err == io.EOF:
-		return &truncatedError{msg: fmt.Sprintf("session: %v: the %s's stream ended without CLOSE", ErrTruncated, c.peer())}
+		return &truncatedError{msg: fmt.Sprintf("session: %v: the %s's TCP stream ended", ErrTruncated, c.peer())}
 	case errors.Is(err, frame.ErrTruncated):
 		return &truncatedError{msg: fmt.Sprintf("session: %v: %v", ErrTruncated, err), cause: err}
 	case errors.Is(err, frame.ErrEmpty), errors.Is(err, frame.ErrTooLarge), errors.Is(err, frame.ErrSlow):
@@ -707,11 +726,19 @@ func (c *Conn) failRead(err error) error {
 // CloseWrite method, as *net.TCPConn has): the peer reads to io.EOF, and
 // this side's Read goes on until the peer's CLOSE. It is idempotent, and
 // needs a completed handshake.
-func (c *Conn) CloseWrite() error {
+func (c *Conn) CloseWrite() error { return c.CloseWriteWithReason(0) }
+
+// CloseWriteWithReason is CloseWrite whose CLOSE carries reason (version
+// 2; a version-1 peer gets a plain CLOSE). It suits an end that must stop
+// because something failed and still reads what the peer has in flight
+// until the peer's CLOSE: closing at once, with unread bytes, would reset
+// the connection, and a reset may destroy the CLOSE before the peer reads
+// it.
+func (c *Conn) CloseWriteWithReason(reason CloseReason) error {
 	if !c.hsDone.Load() {
 		return fmt.Errorf("session: CloseWrite: %w", ErrHandshakeIncomplete)
 	}
-	if err := c.closeWrite(0); err != nil {
+	if err := c.closeWrite(reason); err != nil {
 		return err
 	}
 	var err error

@@ -202,6 +202,52 @@ func TestCloseWithReason(t *testing.T) {
 	assert.Equal(t, "the server is shutting down", CloseShutdown.String())
 }
 
+// TestCloseWhileReadFromWaits: a Close while ReadFrom waits for its source
+// (a tunnel's idle target) is not a write in progress: the CLOSE and its
+// reason reach the peer after what ReadFrom sent, and ReadFrom ends once
+// its source does.
+func TestCloseWhileReadFromWaits(t *testing.T) {
+	sc, cc := defaultConfigs(t, kem.MLKEM768)
+	srv, cli := handshake(t, sc, cc)
+	pr, feed := io.Pipe()
+	src := &waitingReader{r: pr, waiting: make(chan struct{}, 2)}
+	done := make(chan error, 1)
+	go func() {
+		_, err := srv.ReadFrom(src)
+		done <- err
+	}()
+	<-src.waiting
+	_, err := feed.Write([]byte("before"))
+	require.NoError(t, err)
+	buf := make([]byte, 6)
+	_, err = io.ReadFull(cli, buf)
+	require.NoError(t, err)
+	require.Equal(t, "before", string(buf))
+	<-src.waiting // ReadFrom sent it and waits again
+
+	require.NoError(t, srv.CloseWithReason(CloseTarget)) // ReadFrom waits in src.Read
+	rest, err := io.ReadAll(cli)
+	require.NoError(t, err, "a CLOSE, not a cut connection")
+	assert.Empty(t, rest)
+	assert.Equal(t, CloseTarget, cli.ConnectionState().PeerCloseReason)
+
+	// What the source gives after Close is not sent.
+	_, err = feed.Write([]byte("after"))
+	require.NoError(t, err)
+	require.ErrorIs(t, <-done, net.ErrClosed)
+}
+
+// waitingReader tells on waiting each time a Read begins.
+type waitingReader struct {
+	r       io.Reader
+	waiting chan struct{}
+}
+
+func (w *waitingReader) Read(p []byte) (int, error) {
+	w.waiting <- struct{}{}
+	return w.r.Read(p)
+}
+
 // TestHandshakeErrorsSticky: a failed handshake fails every later call the
 // same way, and CloseWrite needs a completed handshake.
 func TestHandshakeErrorsSticky(t *testing.T) {

@@ -17,21 +17,19 @@ const readFromChunk = 256 << 10
 // one per read, sealed in place in the buffer r's bytes were read into, so
 // that no byte is copied on the way. io.Copy(conn, r) uses it. It returns
 // the bytes read from r (and sealed), and nil at r's end; it does not send
-// CLOSE. It holds no lock while it waits for r: Close and other Writes go
-// on. While r is idle it holds a small buffer; a read that fills it makes
-// the next one read up to readFromChunk.
+// CLOSE. It holds no lock while it waits for r: Close (which sends CLOSE)
+// and other Writes go on. While r is idle it holds a small buffer; a read
+// that fills it makes the next one read up to readFromChunk.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
-	for {
-		x := c.activeCall.Load()
-		if x&1 != 0 {
-			return 0, net.ErrClosed
-		}
-		if c.activeCall.CompareAndSwap(x, x+2) {
-			break
-		}
+	// Like Write, it is a write in progress for Close (which then breaks
+	// it rather than wait to send CLOSE) only while it handshakes or
+	// writes: a Close while it waits for r sends CLOSE as usual.
+	if !c.beginWrite() {
+		return 0, net.ErrClosed
 	}
-	defer c.activeCall.Add(-2)
-	if err := c.Handshake(); err != nil {
+	err := c.Handshake()
+	c.endWrite()
+	if err != nil {
 		return 0, err
 	}
 	// The buffer: room for a KEY_UPDATE record, then the DATA frame
@@ -76,6 +74,13 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 // sendRead seals and writes the n bytes ReadFrom read into buf (a pooled
 // buffer when big is not nil, which then goes to the pool once written).
 func (c *Conn) sendRead(buf []byte, big *[]byte, n int) error {
+	if !c.beginWrite() {
+		if big != nil {
+			putPooled(big)
+		}
+		return net.ErrClosed
+	}
+	defer c.endWrite()
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
 	err := c.writable()

@@ -25,6 +25,9 @@ func (c *Conn) readHello(stage, hint string) ([]byte, error) {
 	case errors.Is(err, frame.ErrTruncated):
 		return nil, &truncatedError{msg: fmt.Sprintf("%s: %v: %v", stage, ErrTruncated, err), cause: err}
 	case errors.Is(err, frame.ErrTooLarge), errors.Is(err, frame.ErrEmpty):
+		if what := c.in.rd.lookalike(); what != "" {
+			return nil, fmt.Errorf("%s: %w (the peer sent what looks like %s, not the kemtcp session protocol)", stage, err, what)
+		}
 		return nil, fmt.Errorf("%s: %w (the peer does not speak the kemtcp session protocol)", stage, err)
 	}
 	return nil, fmt.Errorf("%s: receive: %w", stage, err)

@@ -144,9 +144,9 @@ func (c *Conn) clientKeyExchange(opener *wire.Opener, prk, serverHello, clientHe
 	}
 	if typ == wire.RecordRefused {
 		if len(body) == 1 && body[0] == wire.RefusedClientKey {
-			return nil, fmt.Errorf("%s: %w: the server does not authorize the client key %s", wire.StageClientKey, ErrClientKeyRefused, fp)
+			return nil, fmt.Errorf("%w: the server does not authorize the client key %s", ErrClientKeyRefused, fp)
 		}
-		return nil, fmt.Errorf("%s: %w: the server refused the client key %s (reason %x)", wire.StageClientKey, ErrClientKeyRefused, fp, body)
+		return nil, fmt.Errorf("%w: the server refused the client key %s (reason %x)", ErrClientKeyRefused, fp, body)
 	}
 	if err := expectRecord(wire.StageClientKey, "server", typ, body, wire.RecordClientCiphertext, c.set.params.CiphertextSize); err != nil {
 		return nil, err

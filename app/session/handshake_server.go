@@ -167,7 +167,7 @@ func (c *Conn) serverClientKey(prk, serverHello, clientHello []byte) (master, fr
 	if err := c.serverCfg.VerifyClientKey(bytes.Clone(ekC)); err != nil {
 		refused := appendRecord(c.outBuffer(frame.HeaderSize+wire.RecordOverhead+1), sealer, wire.RecordRefused, []byte{wire.RefusedClientKey})
 		c.writeOut(refused) // best effort: the connection ends either way
-		return nil, nil, fmt.Errorf("%s: %w: %s: %w", wire.StageClientKey, ErrClientKeyRefused, identity.Fingerprint(ekC), err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrClientKeyRefused, identity.Fingerprint(ekC), err)
 	}
 	c.clientKey = ekC
 	ssC, ctC, err := encapsulate(ek, c.serverCfg.clientEncapsSeed)

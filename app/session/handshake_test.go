@@ -156,7 +156,9 @@ func TestClientServerHelloErrors(t *testing.T) {
 		{"half header", []byte{0, 0}, nil, []error{ErrTruncated, frame.ErrTruncated}, "ServerHello:"},
 		{"half payload", frame.Append(nil, good)[:100], nil, []error{ErrTruncated, frame.ErrTruncated}, "got 96 of 2377 payload bytes"},
 		{"zero frame", []byte{0, 0, 0, 0}, nil, []error{frame.ErrEmpty}, "ServerHello: zero-length frame"},
-		{"ssh banner", []byte("SSH-2.0-OpenSSH_9.6\r\n"), nil, []error{frame.ErrTooLarge}, "ServerHello: frame too large"},
+		{"ssh banner", []byte("SSH-2.0-OpenSSH_9.6\r\n"), nil, []error{frame.ErrTooLarge}, fmt.Sprintf("ServerHello: frame too large: 1397966893 bytes, limit %d (the peer sent what looks like an SSH banner, not the kemtcp session protocol)", wire.MaxHelloSize)},
+		{"http response", []byte("HTTP/1.1 400 Bad Request\r\n"), nil, []error{frame.ErrTooLarge}, "(the peer sent what looks like an HTTP response, not the kemtcp session protocol)"},
+		{"unknown protocol", []byte("\x7f\x00\x00\x00"), nil, []error{frame.ErrTooLarge}, "(the peer does not speak the kemtcp session protocol)"},
 		{"huge hello", frame.AppendHeader(nil, wire.MaxHelloSize+1), nil, []error{frame.ErrTooLarge}, fmt.Sprintf("limit %d", wire.MaxHelloSize)},
 		{"no FINISHED", frame.Append(nil, good), nil, []error{ErrTruncated}, "FINISHED: connection ended without CLOSE (truncated): the server closed the connection before FINISHED"},
 	} {
@@ -232,7 +234,12 @@ func TestServerClientHelloErrors(t *testing.T) {
 		{"short", frame.Append(nil, good[:len(good)-1]), []error{ErrLength}, "ClientHello: wrong length for ML-KEM-768 (0x0201): got 2184 bytes, want 2185"},
 		{"nothing", nil, []error{ErrTruncated}, "ClientHello: connection ended without CLOSE (truncated): the connection ended before the ClientHello (the client may have refused the server's key or KEM)"},
 		{"half payload", frame.Append(nil, good)[:50], []error{ErrTruncated, frame.ErrTruncated}, "ClientHello:"},
-		{"too large", frame.AppendHeader(nil, 1<<20), []error{frame.ErrTooLarge}, "ClientHello: frame too large"},
+		{"too large", frame.AppendHeader(nil, 1<<20), []error{frame.ErrTooLarge}, fmt.Sprintf("ClientHello: frame too large: 1048576 bytes, limit %d (the peer does not speak the kemtcp session protocol)", wire.MaxHelloSize)},
+		// Other protocols' openings are named.
+		{"PROXY v1", []byte("PROXY TCP4 10.9.9.9 127.0.0.1 4242 5000\r\n"), []error{frame.ErrTooLarge}, fmt.Sprintf("ClientHello: frame too large: 1347571544 bytes, limit %d (the peer sent what looks like a PROXY protocol v1 header, not the kemtcp session protocol)", wire.MaxHelloSize)},
+		{"PROXY v2", []byte("\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c"), []error{frame.ErrTooLarge}, "(the peer sent what looks like a PROXY protocol v2 header, not the kemtcp session protocol)"},
+		{"HTTP request", []byte("GET / HTTP/1.1\r\n\r\n"), []error{frame.ErrTooLarge}, "(the peer sent what looks like an HTTP request, not the kemtcp session protocol)"},
+		{"TLS", []byte("\x16\x03\x01\x02\x00\x01"), []error{frame.ErrTooLarge}, "(the peer sent what looks like a TLS handshake, not the kemtcp session protocol)"},
 		// A random ClientHello of the right length decapsulates (implicit
 		// rejection) but its sender cannot seal the client's FINISHED.
 		{"random v2 hello", frame.Append(nil, good), []error{ErrTruncated}, "FINISHED: connection ended without CLOSE (truncated): the client closed the connection"},

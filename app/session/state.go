@@ -102,7 +102,8 @@ const (
 	CloseShutdown CloseReason = wire.CloseShutdown
 	// CloseIdle: the connection was idle for too long.
 	CloseIdle CloseReason = wire.CloseIdle
-	// CloseTarget: the server could not reach the service it forwards to.
+	// CloseTarget: the service the server forwards to failed or could not be
+	// reached.
 	CloseTarget CloseReason = wire.CloseTarget
 )
 
@@ -115,7 +116,7 @@ func (r CloseReason) String() string {
 	case CloseIdle:
 		return "idle for too long"
 	case CloseTarget:
-		return "the server could not reach the service it forwards to"
+		return "the service it forwards to failed or could not be reached"
 	}
 	return fmt.Sprintf("close reason 0x%02x", uint8(r))
 }

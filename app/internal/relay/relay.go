@@ -14,6 +14,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/session"
@@ -38,9 +39,12 @@ type Relay struct {
 	// when the plain side fails (the server's target: CloseTarget).
 	PlainFailed session.CloseReason
 
-	mu     sync.Mutex
-	reason string
-	idle   atomic.Bool
+	mu       sync.Mutex
+	reason   string
+	idle     atomic.Bool
+	ending   atomic.Bool // abort or plainFailed ended the relay
+	draining atomic.Bool // plainFailed sent CLOSE: the session is read and discarded
+	failOnce sync.Once
 }
 
 // Run copies both ways until both directions have ended, closes both
@@ -54,17 +58,26 @@ func (r *Relay) Run() string {
 	wg.Go(func() {
 		// Session.WriteTo: a read error is the session end's, a write
 		// error the plain end's.
-		w := &errWriter{w: r.Plain}
+		w := &errWriter{w: r.Plain, discard: &r.draining}
 		_, err := io.Copy(w, r.Session)
 		switch {
 		case err == nil:
-			if cw, ok := r.Plain.(interface{ CloseWrite() error }); ok {
+			// The peer's CLOSE. With a reason, the peer is gone: that is
+			// why the relay ends, whatever the other direction meets
+			// next, and it stops sending too.
+			if reason := r.Session.ConnectionState().PeerCloseReason; reason != session.CloseNormal {
+				r.end(fmt.Sprintf("the %s: %v", r.SessionEnd, reason))
+				r.abort()
+			} else if cw, ok := r.Plain.(interface{ CloseWrite() error }); ok && !r.ending.Load() {
 				cw.CloseWrite()
 			}
 		case r.idle.Load():
 		case w.err != nil:
 			r.end(r.describe(r.PlainEnd, err))
 			r.plainFailed()
+			if r.draining.Load() {
+				io.Copy(io.Discard, r.Session)
+			}
 		default:
 			r.end(r.describe(r.SessionEnd, err))
 			r.abort()
@@ -76,13 +89,13 @@ func (r *Relay) Run() string {
 		rd := &errReader{r: r.Plain}
 		_, err := io.Copy(r.Session, rd)
 		switch {
+		case r.idle.Load(), r.ending.Load(): // the relay is ending: errors are its own doing
 		case err == nil:
 			r.Session.SetWriteDeadline(time.Now().Add(CloseWait))
 			if err := r.Session.CloseWrite(); err != nil {
 				r.end(r.describe(r.SessionEnd, err))
 				r.abort()
 			}
-		case r.idle.Load():
 		case rd.err != nil:
 			r.end(r.describe(r.PlainEnd, err))
 			r.plainFailed()
@@ -110,25 +123,40 @@ func (r *Relay) end(why string) {
 	}
 }
 
-// plainFailed ends both directions after the plain side failed: the CLOSE
-// says so when PlainFailed is set.
+// plainFailed ends the relay after the plain side failed. With PlainFailed
+// set, the session's peer gets a CLOSE that says why, and the session is
+// read on, and what it brings discarded, until the peer's CLOSE or end, for
+// at most CloseWait: closing at once, with the peer's bytes unread, would
+// reset the connection, and the reset could destroy the CLOSE before the
+// peer reads it. The session's reader (Run's first direction) drains it.
 func (r *Relay) plainFailed() {
-	if r.PlainFailed != session.CloseNormal {
+	r.failOnce.Do(func() {
+		r.ending.Store(true)
+		if r.PlainFailed == session.CloseNormal {
+			r.abort()
+			return
+		}
+		r.draining.Store(true)
+		r.Plain.Close() // ends the other direction's wait on the plain side
 		r.Session.SetWriteDeadline(time.Now().Add(CloseWait))
-		r.Session.CloseWithReason(r.PlainFailed)
-	}
-	r.abort()
+		r.Session.CloseWriteWithReason(r.PlainFailed)
+		r.Session.SetReadDeadline(time.Now().Add(CloseWait))
+	})
 }
 
 // errWriter and errReader remember the error of their side, so that the
 // relay knows which end failed. errReader has no WriteTo and errWriter no
 // ReadFrom: io.Copy then uses the session's ReadFrom and WriteTo.
 type errWriter struct {
-	w   io.Writer
-	err error
+	w       io.Writer
+	err     error
+	discard *atomic.Bool // once set, Write drops what it is given
 }
 
 func (e *errWriter) Write(p []byte) (int, error) {
+	if e.discard.Load() {
+		return len(p), nil
+	}
 	n, err := e.w.Write(p)
 	if err != nil {
 		e.err = err
@@ -151,6 +179,7 @@ func (e *errReader) Read(p []byte) (int, error) {
 
 // abort ends both directions at once: something went wrong.
 func (r *Relay) abort() {
+	r.ending.Store(true)
 	r.Session.Close()
 	r.Plain.Close()
 }
@@ -166,6 +195,10 @@ func (r *Relay) describe(end string, err error) string {
 		return fmt.Sprintf("the %s: %v", end, reason)
 	case errors.Is(err, session.ErrTruncated):
 		return fmt.Sprintf("the %s's connection ended without CLOSE", end)
+	case end == r.SessionEnd && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ENOTCONN)):
+		// The peer vanished: "shutdown: transport endpoint is not
+		// connected" would say little.
+		return fmt.Sprintf("the %s's connection was cut without CLOSE", end)
 	case errors.Is(err, net.ErrClosed):
 		return "closed"
 	}
@@ -203,4 +236,18 @@ func (r *Relay) watchIdle() func() {
 		stopped = true
 		timer.Stop()
 	}
+}
+
+// EndSession ends a session that carries nothing more, whose peer may
+// still be sending (a tunnel whose target cannot be reached): CLOSE with
+// reason, then what the peer sends is read and dropped until its CLOSE or
+// end, for at most CloseWait, then the connection is closed. Closing at
+// once, with the peer's bytes unread, would reset the connection, and the
+// reset could destroy the CLOSE before the peer reads it.
+func EndSession(sc *session.Conn, reason session.CloseReason) {
+	sc.SetDeadline(time.Now().Add(CloseWait))
+	if sc.CloseWriteWithReason(reason) == nil {
+		io.Copy(io.Discard, sc)
+	}
+	sc.Close()
 }

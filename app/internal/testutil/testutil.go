@@ -30,6 +30,13 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
+// Reset forgets what has been written so far.
+func (s *SyncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
 // Lines returns what has been written so far, split into lines.
 func (s *SyncBuffer) Lines() []string {
 	return strings.Split(strings.TrimRight(s.String(), "\n"), "\n")

@@ -87,7 +87,7 @@ func RecordName(typ byte) string {
 const (
 	CloseShutdown = 0x01 // the server is shutting down
 	CloseIdle     = 0x02 // the connection was idle too long
-	CloseTarget   = 0x03 // the server could not reach the service it forwards to
+	CloseTarget   = 0x03 // the service it forwards to failed or could not be reached
 )
 
 // REFUSED reasons (version 2 client key handshake).
