@@ -67,7 +67,7 @@ flaky: ## Run every test -count=50, then -race -count=20: any failure is a flaky
 mutate: ## Mutation testing with gremlins (efficacy per package; see the README's Tests section)
 	scripts/mutate.sh
 
-bench: build ## Run kem-bench (BENCHFLAGS=-quick for a short run)
+bench: build ## Run bin/kem-bench, not the Go benchmarks (BENCHFLAGS=-quick: under a minute, judges no target)
 	@echo ">> kem-bench $(BENCHFLAGS)"
 	$(BIN)/kem-bench $(BENCHFLAGS)
 

@@ -48,7 +48,7 @@ func TestNewStat(t *testing.T) {
 
 	s := NewStat([]float64{30, 10, 20})
 	require.NotNil(t, s)
-	assert.Equal(t, Stat{Median: 20, Min: 10, Max: 30, SpreadPct: 50, Runs: 3}, *s)
+	assert.Equal(t, Stat{Median: 20, Min: 10, Max: 30, SpreadPct: 50, Runs: 3, Values: []float64{30, 10, 20}}, *s, "the runs in their order")
 
 	s = NewStat([]float64{4, 1, 3, 2})
 	assert.Equal(t, 2.5, s.Median, "the mean of the middle two")
@@ -56,7 +56,7 @@ func TestNewStat(t *testing.T) {
 	assert.InDelta(t, 60, s.SpreadPct, 1e-9)
 
 	s = NewStat([]float64{7, math.NaN()})
-	assert.Equal(t, Stat{Median: 7, Min: 7, Max: 7, Runs: 1}, *s)
+	assert.Equal(t, Stat{Median: 7, Min: 7, Max: 7, Runs: 1, Values: []float64{7}}, *s)
 
 	assert.Equal(t, 0.0, NewStat([]float64{0, 0}).SpreadPct, "no division by a zero median")
 }
@@ -98,17 +98,21 @@ func TestConfigCheck(t *testing.T) {
 	assert.Equal(t, []int{1, 100, 1000}, DefaultConfig(false).IdleConns)
 
 	for name, mutate := range map[string]func(*Config){
-		"runs":      func(c *Config) { c.Runs = 0 },
-		"duration":  func(c *Config) { c.Duration = 0 },
-		"section":   func(c *Config) { c.Sections = []string{"kem", "nope"} },
-		"backend":   func(c *Config) { c.Backends = []string{"openssl"} },
-		"algorithm": func(c *Config) { c.Algorithms = []string{"ML-KEM-999"} },
-		"clients":   func(c *Config) { c.Clients = 0 },
-		"bulk":      func(c *Config) { c.BulkBytes = 10 },
-		"message":   func(c *Config) { c.BulkMessage = 2 << 20 },
-		"echo":      func(c *Config) { c.EchoMessage = 0 },
-		"idle":      func(c *Config) { c.IdleConns = []int{0} },
-		"sizes":     func(c *Config) { c.Sizes = []int{1, 4 << 20} },
+		"runs":        func(c *Config) { c.Runs = 0 },
+		"duration":    func(c *Config) { c.Duration = 0 },
+		"section":     func(c *Config) { c.Sections = []string{"kem", "nope"} },
+		"backend":     func(c *Config) { c.Backends = []string{"openssl"} },
+		"algorithm":   func(c *Config) { c.Algorithms = []string{"ML-KEM-999"} },
+		"clients":     func(c *Config) { c.Clients = 0 },
+		"bulk":        func(c *Config) { c.BulkBytes = 10 },
+		"message":     func(c *Config) { c.BulkMessage = 2 << 20 },
+		"echo":        func(c *Config) { c.EchoMessage = 0 },
+		"idle":        func(c *Config) { c.IdleConns = []int{0} },
+		"sizes":       func(c *Config) { c.Sizes = []int{1, 4 << 20} },
+		"tool":        func(c *Config) { c.TunnelTools = []string{ToolDirect, "wireguard"} },
+		"tunnel runs": func(c *Config) { c.TunnelRuns = 0 },
+		"tunnel bulk": func(c *Config) { c.TunnelBulk = 0 },
+		"tunnel rt":   func(c *Config) { c.TunnelRT = -time.Second },
 	} {
 		c := DefaultConfig(true)
 		c.Algorithms = slices.Clone(c.Algorithms)
@@ -127,12 +131,14 @@ func tinyConfig() Config {
 	c := DefaultConfig(true)
 	c.Runs = 2
 	c.Duration = 15 * time.Millisecond
-	c.Algorithms = []string{kem.MLKEM512, kem.MLKEM768}
+	c.Algorithms = []string{kem.MLKEM512, kem.MLKEM768, kem.XWing}
 	c.Clients = 2
 	c.BulkBytes = 1 << 20
 	c.IdleConns = []int{1, 3}
 	c.Sizes = []int{64, 64 << 10}
 	c.ChildServer = testChild
+	c.TunnelTools = []string{ToolDirect}
+	c.TunnelBulk, c.TunnelConns, c.TunnelRT = 50*time.Millisecond, 30*time.Millisecond, 20*time.Millisecond
 	return c
 }
 
@@ -161,7 +167,7 @@ func TestTinyRun(t *testing.T) {
 
 	// KEM operations: every backend and algorithm has three rows, measured
 	// or saying why not.
-	require.Len(t, r.KEM, len(kem.AllBackends())*2*3)
+	require.Len(t, r.KEM, len(kem.AllBackends())*3*3)
 	for _, k := range r.KEM {
 		name := k.Backend + " " + k.Algorithm + " " + k.Op
 		switch {
@@ -175,7 +181,7 @@ func TestTinyRun(t *testing.T) {
 			positive(t, k.NsPerOp, name)
 			positive(t, k.OpsPerSec, name)
 			assert.Equal(t, cfg.Runs, k.NsPerOp.Runs, name)
-			if k.Backend == kem.BackendLiboqs {
+			if k.Backend == kem.BackendLiboqs && k.Algorithm != kem.XWing {
 				positive(t, k.CNsPerOp, name)
 				positive(t, k.GoOverC, name)
 			} else {
@@ -184,39 +190,60 @@ func TestTinyRun(t *testing.T) {
 		}
 	}
 
-	// Handshakes: TLS with 1 and 2 clients, then every session row.
+	// Handshakes: TLS with 1 and 2 clients, the plain-TCP baselines, then
+	// every session row.
 	require.GreaterOrEqual(t, len(r.Handshakes), 2)
 	for _, h := range r.Handshakes[:2] {
 		assert.Equal(t, ProtoTLS, h.Protocol)
 		positive(t, h.PerSec, "tls")
 		assert.Contains(t, h.Detail, "TLS 1.3, X25519MLKEM768, ECDSA P-256, TLS_")
 	}
-	sessionRows := 0
+	sessionRows, tcpRows := 0, 0
+	wire := map[string]int{}
 	for _, h := range r.Handshakes[2:] {
-		assert.Equal(t, ProtoSession, h.Protocol)
-		if h.Status == StatusOK {
-			sessionRows++
-			positive(t, h.PerSec, h.Backend+" "+h.Algorithm)
-			require.NotNil(t, h.VsTLS)
-			assert.Positive(t, *h.VsTLS)
+		switch h.Protocol {
+		case ProtoTCP:
+			tcpRows++
+			positive(t, h.PerSec, "tcp "+h.Algorithm)
+			assert.Positive(t, h.WireBytes)
+			wire[h.Algorithm] = h.WireBytes
+		case ProtoSession:
+			if h.Status == StatusOK {
+				sessionRows++
+				positive(t, h.PerSec, h.Backend+" "+h.Algorithm)
+				require.NotNil(t, h.VsTLS)
+				assert.Positive(t, *h.VsTLS)
+				assert.Equal(t, wire[h.Algorithm], h.WireBytes, "the baseline makes the session's writes")
+				if h.Backend == kem.Backends()[0] {
+					require.NotNil(t, h.VsTCP, "the first backend is paired with the baseline")
+				}
+			}
+		default:
+			t.Errorf("unexpected row %+v", h)
 		}
 	}
 	assert.Positive(t, sessionRows)
+	assert.Equal(t, 2*len(cfg.Algorithms), tcpRows, "a baseline per KEM and client count")
 
 	require.Len(t, r.Bulk, 2)
 	for _, b := range r.Bulk {
 		positive(t, b.MBPerSec, "bulk "+b.Protocol)
 		assert.Equal(t, cfg.BulkMessage, b.MessageSize)
+		require.NotNil(t, b.AllocsPerWrite, "bulk "+b.Protocol)
 	}
 	assert.NotNil(t, r.Bulk[0].VsTLS)
+	require.NotNil(t, r.Bulk[0].KeyUpdates)
+	assert.Zero(t, *r.Bulk[0].KeyUpdates, "the default limits: no key update in the bulk figure")
+	assert.Contains(t, r.Bulk[0].Detail, "key updates: 0")
 	assert.Contains(t, r.Bulk[1].Detail, "TLS_AES_", "the negotiated suite is named")
 
 	require.Len(t, r.Echo, 3)
 	for _, e := range r.Echo {
 		positive(t, e.RoundTripsPerSec, "echo "+e.Protocol)
+		require.NotNil(t, e.AllocsPerRoundTrip, "echo "+e.Protocol)
 	}
 
-	require.Len(t, r.Legacy, 2*len(cfg.Algorithms))
+	require.Len(t, r.Legacy, 2*2, "ML-KEM-512 and -768; the legacy protocol has no X-Wing")
 	for _, s := range r.Legacy {
 		positive(t, s.MessagesPerSec, "legacy "+s.Protocol)
 		assert.Positive(t, s.WireBytesPerMessage)
@@ -225,7 +252,7 @@ func TestTinyRun(t *testing.T) {
 	p, err := kem.ParamsFor(r.Legacy[0].Algorithm)
 	require.NoError(t, err)
 	assert.Greater(t, r.Legacy[0].WireBytesPerMessage, float64(p.CiphertextSize), "a legacy message carries a KEM ciphertext")
-	assert.Equal(t, float64(4+1+legacyMessageSize+16), r.Legacy[1].WireBytesPerMessage, "a session DATA frame: length, type, body, tag")
+	assert.Equal(t, float64(4+recordOverhead+legacyMessageSize), r.Legacy[1].WireBytesPerMessage, "a session DATA frame: length, type, body, tag")
 
 	require.Len(t, r.Idle, 3)
 	assert.Equal(t, 0, r.Idle[0].Conns)
@@ -243,6 +270,16 @@ func TestTinyRun(t *testing.T) {
 		positive(t, x.MBPerSec, "sweep")
 	}
 
+	require.NotNil(t, r.Tunnel)
+	require.Len(t, r.Tunnel.Tools, 1)
+	d := r.Tunnel.Tools[0]
+	assert.Equal(t, ToolDirect, d.Tool)
+	assert.Equal(t, StatusOK, d.Status)
+	for _, st := range []*Stat{d.BulkGbps, d.ConnsSerial, d.ConnsConcurrent, d.RoundTripsPerSec} {
+		positive(t, st, "direct TCP")
+	}
+	assert.Nil(t, d.CPUSecondsPerGB, "direct TCP has no tunnel processes")
+
 	s := r.Summary
 	require.NotNil(t, s.BulkVsTLS)
 	require.NotNil(t, s.EchoVsTLS)
@@ -252,6 +289,11 @@ func TestTinyRun(t *testing.T) {
 		require.NotNil(t, s.CgoOverheadMax)
 		require.NotNil(t, s.HandshakeVsTLS)
 		require.NotNil(t, s.HandshakeVsTLSConcurrent)
+		require.NotNil(t, s.HandshakeVsTCP)
+		require.NotNil(t, s.HandshakeVsTCPConcurrent)
+		require.NotNil(t, s.XWingVsTLS)
+		require.NotNil(t, s.XWingCost)
+		assert.Positive(t, s.XWingCost.HandshakeBytes)
 		assert.Empty(t, s.NullReasons)
 	} else {
 		assert.Nil(t, s.CgoOverheadMax)
@@ -259,13 +301,15 @@ func TestTinyRun(t *testing.T) {
 		assert.Contains(t, s.NullReasons["cgo_overhead_max"], "not compiled in")
 		assert.Contains(t, s.NullReasons["handshake_vs_tls"], "not compiled in")
 	}
-	require.Len(t, s.Targets, 5)
+	require.Len(t, s.Targets, 15)
+	require.NotNil(t, s.Tunnel)
+	assert.Contains(t, s.Tunnel.NullReasons["bulk_vs_direct"], "kemtcp was not measured")
 
 	// The table names every section and target.
 	var table bytes.Buffer
 	require.NoError(t, r.WriteTable(&table))
 	for _, want := range []string{"Machine:", "1. KEM operations", "2. Full handshakes", "3. Bulk throughput", "4. Small-message round trips",
-		"5. Legacy protocol", "6. Scale", "idle_conn_bytes", "handshake_vs_tls", "TLS_AES_"} {
+		"5. Legacy protocol", "6. Scale", "7. Tunnels", "idle_conn_bytes", "handshake_vs_tls", "TLS_AES_", "benchstat"} {
 		assert.Contains(t, table.String(), want)
 	}
 	if !oqs.Compiled {
@@ -312,53 +356,6 @@ func positive(t *testing.T, s *Stat, what string) {
 		assert.Positive(t, s.Median, what)
 		assert.Positive(t, s.Min, what)
 	}
-}
-
-// TestSummaryTargets: the targets follow the figures, and a figure that
-// was not measured is null with a reason.
-func TestSummaryTargets(t *testing.T) {
-	r := &Report{
-		Machine:  Machine{Backends: []string{kem.BackendLiboqs, kem.BackendCircl}},
-		Settings: Settings{Sections: AllSections(), Clients: 4},
-		KEM: []KEMResult{
-			{Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM512, Op: OpKeygen, Status: StatusOK, GoOverC: &Stat{Median: 1.05}},
-			{Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM768, Op: OpEncaps, Status: StatusOK, GoOverC: &Stat{Median: 1.12}},
-			{Backend: kem.BackendCircl, Algorithm: kem.MLKEM768, Op: OpEncaps, Status: StatusOK},
-		},
-		Handshakes: []HandshakeResult{
-			{Protocol: ProtoSession, Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM768, Clients: 1, Status: StatusOK, VsTLS: ptr(3.5)},
-			{Protocol: ProtoSession, Backend: kem.BackendLiboqs, Algorithm: kem.MLKEM768, Clients: 4, Status: StatusOK, VsTLS: ptr(2.5)},
-			{Protocol: ProtoSession, Backend: kem.BackendCircl, Algorithm: kem.MLKEM768, Clients: 1, Status: StatusOK, VsTLS: ptr(9)},
-		},
-		Bulk: []ThroughputResult{{Protocol: ProtoSession, VsTLS: ptr(1.1)}, {Protocol: ProtoTLS}},
-		Idle: []IdleResult{{Conns: 0}, {Conns: 10, PerConnBytes: &Stat{Median: 100e3}}, {Conns: 1000, PerConnBytes: &Stat{Median: 9000}}},
-	}
-	s := summarize(r)
-	assert.InDelta(t, 1.12, *s.CgoOverheadMax, 1e-12, "the largest liboqs ratio")
-	assert.InDelta(t, 3.5, *s.HandshakeVsTLS, 1e-12, "liboqs, ML-KEM-768, one client")
-	assert.InDelta(t, 2.5, *s.HandshakeVsTLSConcurrent, 1e-12)
-	assert.InDelta(t, 9000, *s.IdleConnBytes, 1e-12, "at the most connections")
-	assert.Equal(t, 1000, s.IdleConnCount)
-	assert.Nil(t, s.EchoVsTLS)
-	assert.Contains(t, s.NullReasons["echo_vs_tls"], "not run")
-	met := map[string]*bool{}
-	for _, tg := range s.Targets {
-		met[tg.Name] = tg.Met
-	}
-	assert.False(t, *met["cgo_overhead_max"])
-	assert.True(t, *met["handshake_vs_tls"])
-	assert.False(t, *met["bulk_vs_tls"])
-	assert.Nil(t, met["echo_vs_tls"])
-	assert.True(t, *met["idle_conn_bytes"])
-
-	// Without liboqs, the liboqs figures are null and say so.
-	r.Machine.Backends = []string{kem.BackendCircl}
-	r.KEM, r.Handshakes = r.KEM[2:], r.Handshakes[2:]
-	s = summarize(r)
-	assert.Nil(t, s.CgoOverheadMax)
-	assert.Nil(t, s.HandshakeVsTLS)
-	assert.Contains(t, s.NullReasons["cgo_overhead_max"], "liboqs is not compiled in")
-	assert.Contains(t, s.NullReasons["handshake_vs_tls"], "liboqs is not compiled in")
 }
 
 func TestChartErrors(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -25,7 +26,7 @@ var ChartFormats = []string{".svg", ".png"}
 // format.
 func (r *Report) WriteChart(path string) error {
 	ext := strings.ToLower(filepath.Ext(path))
-	if !contains(ChartFormats, ext) {
+	if !slices.Contains(ChartFormats, ext) {
 		return fmt.Errorf("chart %q: want a file name ending in %s", path, strings.Join(ChartFormats, " or "))
 	}
 	var panels []*plot.Plot
@@ -38,6 +39,11 @@ func (r *Report) WriteChart(path string) error {
 			panels = append(panels, p)
 		}
 	}
+	tunnel, err := r.tunnelPlots()
+	if err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	panels = append(panels, tunnel...)
 	if len(panels) == 0 {
 		return errors.New("chart: the report has no figures to draw")
 	}
@@ -163,10 +169,10 @@ func (r *Report) kemPlot() (*plot.Plot, error) {
 	idx := map[string]int{}
 	for _, k := range r.KEM {
 		c := strings.TrimPrefix(k.Algorithm, "ML-KEM-") + " " + k.Op
-		if !contains(cats, c) {
+		if !slices.Contains(cats, c) {
 			cats = append(cats, c)
 		}
-		if k.Status == StatusOK && !contains(names, k.Backend) {
+		if k.Status == StatusOK && !slices.Contains(names, k.Backend) {
 			names = append(names, k.Backend)
 			if k.CNsPerOp != nil {
 				names = append(names, k.Backend+" in C")
@@ -205,15 +211,27 @@ func (r *Report) handshakePlot() (*plot.Plot, error) {
 	p := newPlot("Handshakes/s, one client (higher is better)", "", "handshakes per second")
 	cats := []string{}
 	var names []string
+	const tcpName = "plain TCP, same writes"
 	for _, h := range r.Handshakes {
-		if h.Protocol == ProtoSession && h.Status == StatusOK && h.Clients == 1 {
-			if !contains(cats, h.Algorithm) {
+		if h.Status != StatusOK || h.Clients != 1 {
+			continue
+		}
+		switch h.Protocol {
+		case ProtoSession:
+			if !slices.Contains(cats, h.Algorithm) {
 				cats = append(cats, h.Algorithm)
 			}
-			if !contains(names, "session "+h.Backend) {
+			if !slices.Contains(names, "session "+h.Backend) {
 				names = append(names, "session "+h.Backend)
 			}
+		case ProtoTCP:
+			if !slices.Contains(cats, h.Algorithm) {
+				cats = append(cats, h.Algorithm)
+			}
 		}
+	}
+	if slices.ContainsFunc(r.Handshakes, func(h HandshakeResult) bool { return h.Protocol == ProtoTCP }) {
+		names = append(names, tcpName)
 	}
 	names = append(names, "TLS 1.3 "+groupTLS)
 	cats = append(cats, "TLS")
@@ -222,16 +240,64 @@ func (r *Report) handshakePlot() (*plot.Plot, error) {
 		if h.Clients != 1 || h.Status != StatusOK {
 			continue
 		}
-		if h.Protocol == ProtoTLS {
+		switch h.Protocol {
+		case ProtoTLS:
 			values[len(names)-1][len(cats)-1] = h.PerSec.value()
-			continue
+		case ProtoTCP:
+			values[indexOf(names, tcpName)][indexOf(cats, h.Algorithm)] = h.PerSec.value()
+		case ProtoSession:
+			values[indexOf(names, "session "+h.Backend)][indexOf(cats, h.Algorithm)] = h.PerSec.value()
 		}
-		values[indexOf(names, "session "+h.Backend)][indexOf(cats, h.Algorithm)] = h.PerSec.value()
 	}
 	if err := groupedBars(p, cats, names, values); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// tunnelPlots are the tunnel section's panels: bulk Gbit/s, connections
+// per second and round trips per second, per tool.
+func (r *Report) tunnelPlots() ([]*plot.Plot, error) {
+	if r.Tunnel == nil || len(r.Tunnel.Tools) == 0 {
+		return nil, nil
+	}
+	var tools []string
+	var rows []TunnelResult
+	for _, t := range r.Tunnel.Tools {
+		if t.Status == StatusOK {
+			tools = append(tools, toolTitle(t.Tool))
+			rows = append(rows, t)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	bulk := newPlot("Tunnels: bulk (higher is better)", "", "Gbit/s")
+	vals := make([][]float64, 1)
+	for _, t := range rows {
+		vals[0] = append(vals[0], t.BulkGbps.value())
+	}
+	if err := groupedBars(bulk, tools, []string{"bulk"}, vals); err != nil {
+		return nil, err
+	}
+	conns := newPlot("Tunnels: connections/s (higher is better)", "", "connections per second")
+	names := []string{"one at a time", fmt.Sprintf("%d at once", r.Tunnel.Workers)}
+	vals = nanGrid(len(names), len(rows))
+	for j, t := range rows {
+		vals[0][j], vals[1][j] = t.ConnsSerial.value(), t.ConnsConcurrent.value()
+	}
+	if err := groupedBars(conns, tools, names, vals); err != nil {
+		return nil, err
+	}
+	rts := newPlot(fmt.Sprintf("Tunnels: %d-byte round trips/s (higher is better)", r.Tunnel.MessageBytes), "", "round trips per second")
+	vals = make([][]float64, 1)
+	for _, t := range rows {
+		vals[0] = append(vals[0], t.RoundTripsPerSec.value())
+	}
+	if err := groupedBars(rts, tools, []string{"round trips"}, vals); err != nil {
+		return nil, err
+	}
+	return []*plot.Plot{bulk, conns, rts}, nil
 }
 
 func (r *Report) sweepPlot() (*plot.Plot, error) {
@@ -292,7 +358,7 @@ func (r *Report) legacyPlot() (*plot.Plot, error) {
 	p := newPlot(fmt.Sprintf("%d-byte messages/s, legacy vs session (higher is better)", legacyMessageSize), "", "messages per second")
 	var cats []string
 	for _, s := range r.Legacy {
-		if !contains(cats, s.Algorithm) {
+		if !slices.Contains(cats, s.Algorithm) {
 			cats = append(cats, s.Algorithm)
 		}
 	}

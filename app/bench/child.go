@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,10 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/server"
+	"github.com/kemtcp/kemtcp/app/session"
 )
 
 // ChildServerFlag is the hidden flag with which kem-bench runs the scale
@@ -37,13 +37,16 @@ type childStats struct {
 	GoBytes    uint64 `json:"go_bytes"`
 }
 
-// ServeChild is the child process of the scale section: a quiet session
-// server (package server) on a loopback port, with a fresh static key. It
-// takes -alg and -backend flags in args, writes "addr HOST:PORT" to out,
-// then answers each "stats" line of in with one JSON line (childStats), and
-// returns when in ends.
+// ServeChild is the child process of the scale section: a session server
+// (session.Listen, a goroutine per connection that completes the handshake
+// and then waits in io.Copy(io.Discard, conn), which reads with the
+// session's own buffer) on a loopback port, with a fresh static key. It
+// takes -alg and -backend flags in args, writes "addr HOST:PORT EK_HEX" to
+// out, then answers each "stats" line of in with one JSON line
+// (childStats), and returns when in ends.
 func ServeChild(args []string, in io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet(ChildServerFlag, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	alg := fs.String("alg", kem.MLKEM768, "KEM")
 	backend := fs.String("backend", "", "KEM backend")
 	if err := fs.Parse(args); err != nil {
@@ -57,19 +60,27 @@ func ServeChild(args []string, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Proto: server.ProtoSession, Scheme: s, Key: key, Quiet: true,
-		MaxConns: maxIdleConns + 64, Grace: time.Second})
+	ln, err := session.Listen("tcp", "127.0.0.1:0", &session.ServerConfig{Scheme: s, Static: key})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	var active atomic.Int64
+	srv := &server{ln: ln}
+	srv.serve(func(c net.Conn) error {
+		// Counted from the start to the end of the goroutine, so that a
+		// count of 0 has no connection's goroutine left behind.
+		active.Add(1)
+		defer active.Add(-1)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(ioTimeout))
+		if err := c.(*session.Conn).Handshake(); err != nil {
+			return err
+		}
+		c.SetDeadline(time.Time{})
+		_, err := io.Copy(io.Discard, c)
 		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	})
+	defer srv.Close()
 	ek := key.EncapsulationKey().Bytes()
 	if _, err := fmt.Fprintf(out, "addr %s %x\n", ln.Addr(), ek); err != nil {
 		return err
@@ -79,7 +90,7 @@ func ServeChild(args []string, in io.Reader, out io.Writer) error {
 	for sc.Scan() {
 		switch sc.Text() {
 		case "stats":
-			st := childStats{Active: srv.Active(), Goroutines: runtime.NumGoroutine(), RSSRaw: vmRSS()}
+			st := childStats{Active: int(active.Load()), Goroutines: runtime.NumGoroutine(), RSSRaw: vmRSS()}
 			runtime.GC()
 			debug.FreeOSMemory()
 			st.RSS, st.GoBytes = vmRSS(), goMappedBytes()
@@ -222,12 +233,13 @@ func (c *Config) idleRun(s kem.Scheme, counts []int) (base childStats, at []chil
 	}()
 	// Warm up: a few sessions come and go, so that the baseline includes
 	// the code and pools every connection uses.
+	cfg := pinnedConfig(s, ch.ek, 0)
 	for range 4 {
-		sc, nc, err := dialSessionTo(ch.addr, s, ch.ek, 0, nil)
+		sc, err := dialSession(ch.addr, cfg)
 		if err != nil {
 			return base, nil, err
 		}
-		if err := closeSession(sc, nc); err != nil {
+		if err := finish(sc); err != nil {
 			return base, nil, err
 		}
 	}
@@ -253,6 +265,7 @@ func (c *Config) idleRun(s kem.Scheme, counts []int) (base childStats, at []chil
 // idle after the handshake.
 func openIdle(addr string, s kem.Scheme, ek []byte, n int) ([]net.Conn, error) {
 	const parallel = 4
+	cfg := pinnedConfig(s, ek, 0)
 	var mu sync.Mutex
 	var conns []net.Conn
 	var firstErr error
@@ -267,7 +280,7 @@ func openIdle(addr string, s kem.Scheme, ek []byte, n int) ([]net.Conn, error) {
 		go func() {
 			defer wg.Done()
 			for range next {
-				_, nc, err := dialSessionTo(addr, s, ek, 0, nil)
+				nc, err := dialSession(addr, cfg)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil {

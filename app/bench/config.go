@@ -20,11 +20,12 @@ const (
 	SectionEcho      = "echo"
 	SectionLegacy    = "legacy"
 	SectionScale     = "scale"
+	SectionTunnel    = "tunnel"
 )
 
 // AllSections returns every section, in the order Run measures them.
 func AllSections() []string {
-	return []string{SectionKEM, SectionHandshake, SectionBulk, SectionEcho, SectionLegacy, SectionScale}
+	return []string{SectionKEM, SectionHandshake, SectionBulk, SectionEcho, SectionLegacy, SectionScale, SectionTunnel}
 }
 
 // Config says what Run measures and for how long.
@@ -56,6 +57,18 @@ type Config struct {
 	IdleConns []int
 	// Sizes are the message sizes of the throughput sweep.
 	Sizes []int
+	// TunnelTools are the tunnel section's tools (AllTunnelTools), and
+	// TunnelRuns its runs per figure; a run of bulk lasts TunnelBulk (whole
+	// seconds, at least one, with iperf3), of connections/s TunnelConns
+	// (one at a time, then Clients at once), of round trips TunnelRT.
+	TunnelTools []string
+	TunnelRuns  int
+	TunnelBulk  time.Duration
+	TunnelConns time.Duration
+	TunnelRT    time.Duration
+	// TunnelBin, if set, is the folder of the kem-server and kem-client
+	// that the tunnel section runs (see kemtcpBinaries for the default).
+	TunnelBin string
 	// ChildServer returns the command that runs the scale section's server
 	// in another process with the given arguments (see ServeChild). nil
 	// re-executes this program with the hidden flag -child-server.
@@ -79,12 +92,21 @@ func DefaultConfig(quick bool) Config {
 		EchoMessage: 64,
 		IdleConns:   []int{1, 100, 1000},
 		Sizes:       []int{64, 1 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20},
+		TunnelTools: AllTunnelTools(),
+		TunnelRuns:  3,
+		TunnelBulk:  5 * time.Second,
+		TunnelConns: 4 * time.Second,
+		TunnelRT:    2 * time.Second,
 	}
 	if quick {
 		c.Quick = true
-		c.Runs = 3
-		c.Duration = 120 * time.Millisecond
+		c.Runs = 2
+		c.Duration = 80 * time.Millisecond
 		c.BulkBytes = 64 << 20
+		c.TunnelRuns = 1
+		c.TunnelBulk = time.Second
+		c.TunnelConns = 400 * time.Millisecond
+		c.TunnelRT = 300 * time.Millisecond
 	}
 	return c
 }
@@ -133,6 +155,17 @@ func (c *Config) check() error {
 		if n < 1 || n > maxMessage {
 			return fmt.Errorf("message size %d is outside [1, %d]", n, maxMessage)
 		}
+	}
+	for _, t := range c.TunnelTools {
+		if !slices.Contains(AllTunnelTools(), t) {
+			return fmt.Errorf("unknown tunnel tool %q (want some of %s)", t, strings.Join(AllTunnelTools(), ","))
+		}
+	}
+	switch {
+	case c.TunnelRuns < 1:
+		return fmt.Errorf("tunnel runs must be at least 1, got %d", c.TunnelRuns)
+	case c.TunnelBulk <= 0 || c.TunnelConns <= 0 || c.TunnelRT <= 0:
+		return fmt.Errorf("tunnel durations must be positive, got %v, %v, %v", c.TunnelBulk, c.TunnelConns, c.TunnelRT)
 	}
 	return nil
 }

@@ -6,11 +6,13 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/kem"
 	"github.com/kemtcp/kemtcp/app/legacy"
-	"github.com/kemtcp/kemtcp/app/server"
+	"github.com/kemtcp/kemtcp/app/session"
 )
 
 // legacyMessageSize is the size of the legacy section's messages: a short line
@@ -26,18 +28,81 @@ type oneWay struct {
 	messageSize int
 }
 
-// legacyOneWay sends legacyMessageSize-byte messages over one legacy connection
-// to srv for d, half-closes, and waits for the server to close: it has then
-// decrypted every message.
-func legacyOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
-	nc, err := net.Dial("tcp", srv.addr)
+// countingConn counts the bytes a connection reads and writes.
+type countingConn struct {
+	net.Conn
+	read, written atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// CloseWrite half-closes the TCP connection.
+func (c *countingConn) CloseWrite() error {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		return tc.CloseWrite()
+	}
+	return nil
+}
+
+// legacyServer is the legacy protocol's server (package legacy): a
+// goroutine per connection that sends its key, then receives and decrypts
+// messages until the client closes.
+type legacyServer struct {
+	*server
+	scheme kem.Scheme
+}
+
+func startLegacyServer(s kem.Scheme) (*legacyServer, error) {
+	key, err := s.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{ln: ln}
+	srv.serve(func(c net.Conn) error {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(ioTimeout))
+		sc, err := legacy.Accept(c, key, 0)
+		if err != nil {
+			return err
+		}
+		defer sc.Wipe()
+		for {
+			if _, err := sc.Recv(); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+	})
+	return &legacyServer{server: srv, scheme: s}, nil
+}
+
+// legacyOneWay sends legacyMessageSize-byte messages over one legacy
+// connection to srv for d, half-closes, and waits for the server to close:
+// it has then decrypted every message.
+func legacyOneWay(addr string, s kem.Scheme, d time.Duration) (oneWay, error) {
+	nc, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
 		return oneWay{}, err
 	}
 	cc := &countingConn{Conn: nc}
 	defer cc.Close()
 	cc.SetDeadline(time.Now().Add(ioTimeout))
-	sc, err := legacy.Connect(cc, srv.scheme, 0)
+	sc, err := legacy.Connect(cc, s, 0)
 	if err != nil {
 		return oneWay{}, err
 	}
@@ -50,35 +115,37 @@ func legacyOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
 		return oneWay{}, err
 	}
 	wire := cc.written.Load() - before
-	if err := cc.CloseWrite(); err != nil {
-		return oneWay{}, err
-	}
-	if _, err := io.Copy(io.Discard, cc); err != nil {
+	if err := finish(cc); err != nil {
 		return oneWay{}, err
 	}
 	el := time.Since(start)
 	return oneWay{perSec: float64(sent) / el.Seconds(), wirePerMsg: float64(wire) / float64(sent), setupBytes: setup}, nil
 }
 
-// sessionOneWay is legacyOneWay over the session protocol, ended by CLOSE.
-func sessionOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
-	var cc *countingConn
-	wrap := func(c net.Conn) net.Conn { cc = &countingConn{Conn: c}; return cc }
-	sc, nc, err := dialSessionTo(srv.addr, srv.scheme, srv.ek, 0, wrap)
+// sessionOneWay is legacyOneWay over the session protocol: one Write per
+// message, ended by CLOSE.
+func sessionOneWay(srv *sessionServer, d time.Duration) (oneWay, error) {
+	nc, err := net.DialTimeout("tcp", srv.addr(), ioTimeout)
 	if err != nil {
 		return oneWay{}, err
 	}
-	defer nc.Close()
+	cc := &countingConn{Conn: nc}
+	defer cc.Close()
+	cc.SetDeadline(time.Now().Add(ioTimeout))
+	sc := session.Client(cc, srv.clientConfig(0))
+	if err := sc.Handshake(); err != nil {
+		return oneWay{}, err
+	}
 	setup := cc.read.Load() + cc.written.Load()
 	msg := bytes.Repeat([]byte{'s'}, legacyMessageSize)
 	before := cc.written.Load()
 	start := time.Now()
-	sent, err := sendLoop(func() error { return sc.Send(msg) }, 1, limit{d: d})
+	sent, err := sendLoop(func() error { _, err := sc.Write(msg); return err }, 1, limit{d: d})
 	if err != nil {
 		return oneWay{}, err
 	}
 	wire := cc.written.Load() - before
-	if err := closeSession(sc, nc); err != nil {
+	if err := finish(sc); err != nil {
 		return oneWay{}, err
 	}
 	el := time.Since(start)
@@ -90,6 +157,9 @@ func sessionOneWay(srv *kemServer, d time.Duration) (oneWay, error) {
 // per connection).
 func (c *Config) measureLegacy(r *Report) error {
 	for _, alg := range c.Algorithms {
+		if !strings.HasPrefix(alg, "ML-KEM-") {
+			continue // the legacy protocol has ML-KEM only
+		}
 		s, err := kem.Lookup(alg, "")
 		if err != nil {
 			return err
@@ -107,28 +177,37 @@ func (c *Config) measureLegacy(r *Report) error {
 }
 
 func (c *Config) legacyRow(s kem.Scheme, proto string) (LegacyResult, error) {
-	srvProto := server.ProtoLegacy
-	run := legacyOneWay
+	var run func(time.Duration) (oneWay, error)
+	var srv *server
 	if proto == ProtoSession {
-		srvProto, run = server.ProtoSession, sessionOneWay
-	}
-	srv, err := startKEMServer(s, srvProto, false, 0)
-	if err != nil {
-		return LegacyResult{}, err
+		ss, err := startSessionServer(s, modeSink, 0)
+		if err != nil {
+			return LegacyResult{}, err
+		}
+		srv, run = ss.server, func(d time.Duration) (oneWay, error) { return sessionOneWay(ss, d) }
+	} else {
+		ls, err := startLegacyServer(s)
+		if err != nil {
+			return LegacyResult{}, err
+		}
+		srv, run = ls.server, func(d time.Duration) (oneWay, error) { return legacyOneWay(ls.addr(), s, d) }
 	}
 	defer srv.Close()
-	if _, err := run(srv, c.Duration/10); err != nil {
+	if _, err := run(c.Duration / 10); err != nil {
 		return LegacyResult{}, err
 	}
 	var rates, wire []float64
 	var setup int64
 	for range c.Runs {
 		runtime.GC()
-		o, err := run(srv, c.Duration)
+		o, err := run(c.Duration)
 		if err != nil {
 			return LegacyResult{}, err
 		}
 		rates, wire, setup = append(rates, o.perSec), append(wire, o.wirePerMsg), o.setupBytes
+	}
+	if err := srv.failure(); err != nil {
+		return LegacyResult{}, fmt.Errorf("%s server: %w", proto, err)
 	}
 	return LegacyResult{Protocol: proto, Backend: s.Backend(), Algorithm: s.Name(), MessageSize: legacyMessageSize,
 		MessagesPerSec: NewStat(rates), WireBytesPerMessage: NewStat(wire).Median, SetupBytes: setup}, nil

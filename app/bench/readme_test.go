@@ -27,3 +27,17 @@ func TestReadmeBenchCommands(t *testing.T) {
 	}
 	assert.Positive(t, checked, "the README shows kem-bench")
 }
+
+// TestMakeBenchHelp: `make help` says what `make bench` runs: the Go
+// benchmarks only if its recipe runs them.
+func TestMakeBenchHelp(t *testing.T) {
+	b, err := os.ReadFile("../../Makefile")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^bench:[^#\n]*## (.*)\n((?:\t.*\n)*)`).FindStringSubmatch(string(b))
+	require.NotNil(t, m, "the Makefile has a bench target with a help text")
+	help, recipe := m[1], m[2]
+	runsGoBench := regexp.MustCompile(`go\)? (-C \S+ )?test .*-bench`).MatchString(recipe)
+	claims := regexp.MustCompile(`(?i)go benchmarks`).MatchString(help) && !regexp.MustCompile(`(?i)not the go benchmarks`).MatchString(help)
+	assert.Equal(t, runsGoBench, claims, "help %q, recipe %q", help, recipe)
+	assert.Contains(t, recipe, "kem-bench")
+}

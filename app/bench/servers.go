@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/kemtcp/kemtcp/app/kem"
-	"github.com/kemtcp/kemtcp/app/server"
 	"github.com/kemtcp/kemtcp/app/session"
 )
 
@@ -27,65 +25,164 @@ import (
 // peer fails the run instead of hanging it.
 const ioTimeout = 2 * time.Minute
 
-// kemServer is package server's Server (the kem-server logic) on a loopback
-// listener, in this process.
-type kemServer struct {
-	addr   string
-	scheme kem.Scheme
-	ek     []byte // the static key's encapsulation key, for pinning
-	srv    *server.Server
-	cancel context.CancelFunc
-	done   chan error
+// recordOverhead is what a session record adds to its data inside a frame:
+// the type byte and the AES-GCM tag (PROTOCOL.md, "Records").
+const recordOverhead = 1 + 16
+
+// sessionMaxFrame lets a session carry maxMessage-byte Writes as one record
+// each; the bulk and sweep sections set it on both sides.
+const sessionMaxFrame = maxMessage + recordOverhead
+
+// Modes of a server: what each connection's goroutine does.
+const (
+	modeSink = iota // read until the end, then close
+	modeEcho        // write back what arrives, until the end
+)
+
+// server is what a Go programmer writes with net.Listen, tls.Listen or
+// session.Listen: a goroutine per accepted connection that runs the
+// handshake (if any), then reads with a 64 KiB buffer (from a pool) and
+// either discards or echoes, until the peer's end, and closes. The same code serves plain
+// TCP, crypto/tls and session, so that the figures compare the transports
+// and nothing else.
+type server struct {
+	ln       net.Listener
+	wg       sync.WaitGroup
+	firstErr atomic.Pointer[error]
 }
 
-// startKEMServer starts a quiet server of proto with a fresh static key.
-func startKEMServer(scheme kem.Scheme, proto string, echo bool, maxFrame int) (*kemServer, error) {
+// startServer serves mode on ln.
+func startServer(ln net.Listener, mode int) *server {
+	s := &server{ln: ln}
+	s.serve(func(c net.Conn) error { return serveConn(c, mode) })
+	return s
+}
+
+// serve accepts connections on s.ln until it is closed, and runs handle on
+// each in a goroutine of its own.
+func (s *server) serve(handle func(net.Conn) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := s.ln.Accept()
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				if err := handle(c); err != nil {
+					s.firstErr.CompareAndSwap(nil, &err)
+				}
+			}()
+		}
+	}()
+}
+
+// handshaker is a connection with a handshake: *tls.Conn, *session.Conn.
+type handshaker interface{ Handshake() error }
+
+// serveBuffers are the servers' read buffers, kept from one connection to
+// the next as a server that handles many connections keeps them.
+var serveBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+func serveConn(c net.Conn, mode int) error {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	if h, ok := c.(handshaker); ok {
+		if err := h.Handshake(); err != nil {
+			return err
+		}
+	}
+	bp := serveBuffers.Get().(*[]byte)
+	defer serveBuffers.Put(bp)
+	buf := *bp
+	for {
+		n, err := c.Read(buf)
+		if mode == modeEcho && n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *server) addr() string { return s.ln.Addr().String() }
+
+// failure returns the first error a connection's goroutine met, if any.
+func (s *server) failure() error {
+	if p := s.firstErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close stops accepting and waits for the connections to end.
+func (s *server) Close() error {
+	s.ln.Close()
+	s.wg.Wait()
+	return nil
+}
+
+// loopback listens on a free loopback port.
+func loopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// startTCPServer serves mode over plain TCP.
+func startTCPServer(mode int) (*server, error) {
+	ln, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	return startServer(ln, mode), nil
+}
+
+// startTLSServer serves mode over crypto/tls.
+func startTLSServer(cfg *tls.Config, mode int) (*server, error) {
+	ln, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	return startServer(tls.NewListener(ln, cfg), mode), nil
+}
+
+// sessionServer is a server over session.Listen, with what a client needs
+// to reach it: the KEM and the static key to pin.
+type sessionServer struct {
+	*server
+	scheme kem.Scheme
+	ek     []byte
+}
+
+// startSessionServer serves mode over session with a fresh static key;
+// maxFrame 0 is the library's default.
+func startSessionServer(scheme kem.Scheme, mode, maxFrame int) (*sessionServer, error) {
 	key, err := scheme.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.New(server.Config{
-		Proto: proto, Scheme: scheme, Key: key, Echo: echo, Quiet: true,
-		MaxFrame: maxFrame, MaxConns: maxIdleConns + 64, Grace: time.Second,
-	})
-	if err == nil {
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err == nil {
-			ctx, cancel := context.WithCancel(context.Background())
-			s := &kemServer{addr: ln.Addr().String(), scheme: scheme, ek: key.EncapsulationKey().Bytes(), srv: srv, cancel: cancel, done: make(chan error, 1)}
-			go func() { s.done <- srv.Serve(ctx, ln) }()
-			return s, nil
-		}
-	}
-	return nil, err
-}
-
-// Close stops the server and waits for it.
-func (s *kemServer) Close() error {
-	s.cancel()
-	err := <-s.done
-	return err
-}
-
-// dialSession connects and runs the client's handshake, pinning the
-// server's static key as `kem-client -pin` does. It returns once FINISHED
-// has opened.
-func (s *kemServer) dialSession(maxFrame int) (*session.Conn, net.Conn, error) {
-	return dialSessionTo(s.addr, s.scheme, s.ek, maxFrame, nil)
-}
-
-// dialSessionTo is dialSession for any address; wrap, if not nil, wraps the
-// connection (to count its bytes).
-func dialSessionTo(addr string, scheme kem.Scheme, pin []byte, maxFrame int, wrap func(net.Conn) net.Conn) (*session.Conn, net.Conn, error) {
-	nc, err := net.Dial("tcp", addr)
+	ln, err := session.Listen("tcp", "127.0.0.1:0", &session.ServerConfig{Scheme: scheme, Static: key, MaxFrame: maxFrame})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if wrap != nil {
-		nc = wrap(nc)
-	}
-	nc.SetDeadline(time.Now().Add(ioTimeout))
-	sc, err := session.Client(nc, &session.ClientConfig{
+	return &sessionServer{server: startServer(ln, mode), scheme: scheme, ek: key.EncapsulationKey().Bytes()}, nil
+}
+
+// clientConfig is how the bench's clients reach srv: its key pinned, as
+// `kem-client -pin` does.
+func (srv *sessionServer) clientConfig(maxFrame int) *session.ClientConfig {
+	return pinnedConfig(srv.scheme, srv.ek, maxFrame)
+}
+
+// pinnedConfig accepts only the server key pin.
+func pinnedConfig(scheme kem.Scheme, pin []byte, maxFrame int) *session.ClientConfig {
+	return &session.ClientConfig{
 		Scheme:   scheme,
 		MaxFrame: maxFrame,
 		VerifyServerKey: func(ek []byte) error {
@@ -94,29 +191,18 @@ func dialSessionTo(addr string, scheme kem.Scheme, pin []byte, maxFrame int, wra
 			}
 			return nil
 		},
-	})
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
 	}
-	return sc, nc, nil
 }
 
-// closeSession ends a session cleanly: our CLOSE, then the server's.
-func closeSession(sc *session.Conn, nc net.Conn) error {
-	defer nc.Close()
-	if err := sc.CloseWrite(); err != nil {
-		return err
+// dialSession connects to addr and completes the handshake (session.Dialer).
+func dialSession(addr string, cfg *session.ClientConfig) (*session.Conn, error) {
+	d := &session.Dialer{NetDialer: &net.Dialer{Timeout: ioTimeout}, Config: cfg}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
-	for {
-		_, err := sc.Recv()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	return c.(*session.Conn), nil
 }
 
 // tlsConfigs are the crypto/tls baseline: TLS 1.3 with the X25519MLKEM768
@@ -186,86 +272,6 @@ func tlsDetail(cs tls.ConnectionState) (string, error) {
 	return fmt.Sprintf("TLS 1.3, %v, ECDSA P-256, %s", cs.CurveID, tls.CipherSuiteName(cs.CipherSuite)), nil
 }
 
-// Modes of a streamServer.
-const (
-	modeSink = iota // read until the end, then close
-	modeEcho        // write back what arrives
-)
-
-// streamServer is a plain Go server over TCP or crypto/tls: what a Go user
-// writes with net.Listen or tls.Listen.
-type streamServer struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	errs atomic.Int64
-}
-
-// startStreamServer serves mode on a loopback listener, with TLS when
-// tlsCfg is not nil.
-func startStreamServer(tlsCfg *tls.Config, mode int) (*streamServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
-	s := &streamServer{ln: ln}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer c.Close()
-				if err := serveStream(c, mode); err != nil {
-					s.errs.Add(1)
-				}
-			}()
-		}
-	}()
-	return s, nil
-}
-
-func serveStream(c net.Conn, mode int) error {
-	c.SetDeadline(time.Now().Add(ioTimeout))
-	if tc, ok := c.(*tls.Conn); ok {
-		if err := tc.Handshake(); err != nil {
-			return err
-		}
-	}
-	c.SetDeadline(time.Time{})
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := c.Read(buf)
-		if mode == modeEcho && n > 0 {
-			if _, werr := c.Write(buf[:n]); werr != nil {
-				return werr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (s *streamServer) addr() string { return s.ln.Addr().String() }
-
-// Close stops accepting and waits for the connections to end.
-func (s *streamServer) Close() error {
-	s.ln.Close()
-	s.wg.Wait()
-	return nil
-}
-
 // dialTLS connects and completes a TLS handshake.
 func dialTLS(addr string, cfg *tls.Config) (*tls.Conn, error) {
 	d := &net.Dialer{Timeout: ioTimeout}
@@ -277,46 +283,31 @@ func dialTLS(addr string, cfg *tls.Config) (*tls.Conn, error) {
 	return c, nil
 }
 
-// closeTLS ends a TLS connection cleanly: our close_notify, then the
-// server's close (read until EOF).
-func closeTLS(c *tls.Conn) error {
+// finish ends a connection cleanly and waits for the server to have read
+// everything: our end (CloseWrite: session CLOSE, TLS close_notify, TCP
+// FIN), then read until the server's end.
+func finish(c net.Conn) error {
 	defer c.Close()
-	if err := c.CloseWrite(); err != nil {
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		return fmt.Errorf("%T has no CloseWrite", c)
+	}
+	if err := cw.CloseWrite(); err != nil {
 		return err
 	}
 	_, err := io.Copy(io.Discard, c)
 	return err
 }
 
-// countingConn counts the bytes a connection reads and writes.
-type countingConn struct {
-	net.Conn
-	read, written atomic.Int64
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.written.Add(int64(n))
-	return n, err
-}
-
-// CloseWrite half-closes the TCP connection.
-func (c *countingConn) CloseWrite() error {
-	if tc, ok := c.Conn.(*net.TCPConn); ok {
-		return tc.CloseWrite()
-	}
-	return nil
-}
-
 // rate runs op from clients goroutines at once for about d and returns the
 // operations per second. The first error stops it.
 func rate(clients int, d time.Duration, op func() error) (float64, error) {
+	x, _, err := rateCount(clients, d, op)
+	return x, err
+}
+
+// rateCount is rate that also returns how many operations ran.
+func rateCount(clients int, d time.Duration, op func() error) (float64, int64, error) {
 	var total atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
@@ -341,7 +332,7 @@ func rate(clients int, d time.Duration, op func() error) (float64, error) {
 	wg.Wait()
 	el := time.Since(start)
 	if firstErr != nil {
-		return 0, firstErr
+		return 0, total.Load(), firstErr
 	}
-	return float64(total.Load()) / el.Seconds(), nil
+	return float64(total.Load()) / el.Seconds(), total.Load(), nil
 }

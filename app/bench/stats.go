@@ -16,6 +16,9 @@ type Stat struct {
 	// twice that).
 	SpreadPct float64 `json:"spread_pct"`
 	Runs      int     `json:"runs"`
+	// Values are the runs, in the order they ran (-benchfmt writes them
+	// for benchstat).
+	Values []float64 `json:"values,omitempty"`
 }
 
 // NewStat summarizes the values of several runs. It returns nil for no
@@ -30,8 +33,9 @@ func NewStat(values []float64) *Stat {
 	if len(v) == 0 {
 		return nil
 	}
+	runs := slices.Clone(v)
 	slices.Sort(v)
-	s := &Stat{Median: median(v), Min: v[0], Max: v[len(v)-1], Runs: len(v)}
+	s := &Stat{Median: median(v), Min: v[0], Max: v[len(v)-1], Runs: len(v), Values: runs}
 	if s.Median != 0 {
 		s.SpreadPct = (s.Max - s.Min) / 2 / math.Abs(s.Median) * 100
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,6 +23,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "Run:      %s, started %s, took %s; every figure is the median of %d runs ± half their range\n",
 		mode, r.Started.Format(time.RFC3339), (time.Duration(r.ElapsedSeconds) * time.Second).String(), r.Settings.Runs)
+	if r.Settings.Quick {
+		fmt.Fprintf(&b, "          A quick run cannot judge targets: it shows the ratios, not whether they are met.\n")
+	}
+	fmt.Fprintf(&b, "Compare:  with benchstat (go install golang.org/x/perf/cmd/benchstat@latest): kem-bench -benchfmt old.txt, later\n")
+	fmt.Fprintf(&b, "          kem-bench -benchfmt new.txt, then benchstat old.txt new.txt; the Go benchmarks of the same paths likewise:\n")
+	fmt.Fprintf(&b, "          go test -C app/bench -run '^$' -bench . -benchmem -count 10 -tags liboqs > new.txt\n")
 
 	if len(r.KEM) > 0 {
 		fmt.Fprintf(&b, "\n1. KEM operations, through package kem (keygen: GenerateKey+Destroy; encaps: parse and check the received key, then Encapsulate)\n")
@@ -42,32 +49,51 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 
 	if len(r.Handshakes) > 0 {
-		fmt.Fprintf(&b, "\n2. Full handshakes per second over loopback TCP (dial to FINISHED; server and clients in this process)\n")
+		fmt.Fprintf(&b, "\n2. Full handshakes per second over loopback TCP (session.Dial to the server's FINISHED and the client's, then Close;\n")
+		fmt.Fprintf(&b, "   server and clients in this process); tcp is the plain-TCP baseline: the same connection and the same writes\n")
+		fmt.Fprintf(&b, "   (S server, C client, in bytes) with no cryptography\n")
 		t := table(&b)
-		fmt.Fprintln(t, "   protocol\tbackend\tKEM / group\tclients\thandshakes/s\tvs TLS\tdetail\t")
+		fmt.Fprintln(t, "   protocol\tbackend\tKEM / group\tclients\thandshakes/s\tvs TLS\tvs TCP\tbytes\tdetail\t")
 		for i, h := range r.Handshakes {
 			if h.Status != StatusOK {
 				if i == 0 || r.Handshakes[i-1].Backend != h.Backend || r.Handshakes[i-1].Algorithm != h.Algorithm || r.Handshakes[i-1].Status != h.Status {
-					fmt.Fprintf(t, "   %s\t%s\t%s\t%s\t%s\t\t\t\n", h.Protocol, h.Backend, h.Algorithm, "-", h.Status)
+					fmt.Fprintf(t, "   %s\t%s\t%s\t%s\t%s\t\t\t\t\t\n", h.Protocol, h.Backend, h.Algorithm, "-", h.Status)
 				}
 				continue
 			}
-			fmt.Fprintf(t, "   %s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", h.Protocol, h.Backend, h.Algorithm, h.Clients, h.PerSec.format(0), ratioString(h.VsTLS), h.Detail)
+			bytes := "-"
+			if h.WireBytes > 0 {
+				bytes = group(float64(h.WireBytes), 0)
+			}
+			fmt.Fprintf(t, "   %s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", h.Protocol, h.Backend, h.Algorithm, h.Clients, h.PerSec.format(0),
+				ratioString(h.VsTLS), ratioString(h.VsTCP), bytes, h.Detail)
 		}
 		t.Flush()
+		if c := r.Summary.XWingCost; c != nil {
+			fmt.Fprintf(&b, "   X-Wing (ML-KEM-768 + X25519) over ML-KEM-768 alone, %s: keygen %s, encaps %s, decaps %s;\n", c.Backend,
+				micros(c.KeygenMicros), micros(c.EncapsMicros), micros(c.DecapsMicros))
+			sizes := ""
+			if c.EncapsulationKeyBytes != 0 {
+				sizes = fmt.Sprintf(" (each key %+d bytes, each ciphertext %+d bytes)", c.EncapsulationKeyBytes, c.CiphertextBytes)
+			}
+			fmt.Fprintf(&b, "   a handshake %s (one client, from the rates above) and %+d bytes on the wire%s\n",
+				micros(c.HandshakeMicros), c.HandshakeBytes, sizes)
+		}
 	}
 
 	if len(r.Bulk) > 0 {
-		fmt.Fprintf(&b, "\n3. Bulk throughput: one connection sending %s in %s messages (MB/s = 10^6 bytes of data per second)\n", sizeName(r.Settings.BulkBytes), sizeName(int64(r.Settings.BulkMessage)))
+		fmt.Fprintf(&b, "\n3. Bulk throughput: one connection, %s in %s Writes, timed until the server has read it all (MB/s = 10^6 bytes\n", sizeName(r.Settings.BulkBytes), sizeName(int64(r.Settings.BulkMessage)))
+		fmt.Fprintf(&b, "   of data per second); the session's default limits (no key update falls in it); allocs/Write as in table 4\n")
 		writeThroughput(&b, r.Bulk, false)
 	}
 
 	if len(r.Echo) > 0 {
-		fmt.Fprintf(&b, "\n4. Small-message round trips: %d-byte messages echoed, one at a time\n", r.Settings.EchoMessage)
+		fmt.Fprintf(&b, "\n4. Small-message round trips: %d-byte messages echoed, one at a time (Write, io.ReadFull; the server Reads and Writes back);\n", r.Settings.EchoMessage)
+		fmt.Fprintf(&b, "   allocs/round trip: heap objects this process (client and server) allocated per round trip, two Writes and two Reads\n")
 		t := table(&b)
-		fmt.Fprintln(t, "   protocol\tround trips/s\tvs TLS\tdetail\t")
+		fmt.Fprintln(t, "   protocol\tround trips/s\tvs TLS\tallocs/round trip\tdetail\t")
 		for _, e := range r.Echo {
-			fmt.Fprintf(t, "   %s\t%s\t%s\t%s\t\n", e.Protocol, e.RoundTripsPerSec.format(0), ratioString(e.VsTLS), e.Detail)
+			fmt.Fprintf(t, "   %s\t%s\t%s\t%s\t%s\t\n", e.Protocol, e.RoundTripsPerSec.format(0), ratioString(e.VsTLS), allocString(e.AllocsPerRoundTrip), e.Detail)
 		}
 		t.Flush()
 	}
@@ -87,7 +113,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "\n6. Scale\n")
 	}
 	if len(r.Idle) > 0 {
-		fmt.Fprintf(&b, "   Server memory with idle session connections (server in a child process; RSS after a GC that returns free memory)\n")
+		fmt.Fprintf(&b, "   Server memory with idle session connections (session.Listen server in a child process, its goroutine per connection\n")
+		fmt.Fprintf(&b, "   waiting in io.Copy(io.Discard, conn); RSS after a GC that returns free memory)\n")
 		t := table(&b)
 		fmt.Fprintln(t, "   connections\tserver RSS\tRSS before GC\tGo runtime\tgoroutines\tRSS per connection\t")
 		for _, i := range r.Idle {
@@ -101,11 +128,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	if len(r.Handshakes) > 0 {
 		fmt.Fprintf(&b, "   Session handshakes/s as the KEM grows (one client; from table 2)\n")
+		var algs []string
+		for _, h := range r.Handshakes {
+			if h.Protocol == ProtoSession && !slices.Contains(algs, h.Algorithm) {
+				algs = append(algs, h.Algorithm)
+			}
+		}
 		t := table(&b)
-		fmt.Fprintln(t, "   backend\tML-KEM-512\tML-KEM-768\tML-KEM-1024\t")
+		fmt.Fprintf(t, "   backend\t%s\t\n", strings.Join(algs, "\t"))
 		for _, backend := range r.Machine.Backends {
 			cells := []string{backend}
-			for _, alg := range []string{"ML-KEM-512", "ML-KEM-768", "ML-KEM-1024"} {
+			for _, alg := range algs {
 				cell := "-"
 				for _, h := range r.Handshakes {
 					if h.Protocol == ProtoSession && h.Backend == backend && h.Algorithm == alg && h.Clients == 1 && h.PerSec != nil {
@@ -123,23 +156,36 @@ func (r *Report) WriteTable(w io.Writer) error {
 		writeThroughput(&b, r.Sweep, true)
 	}
 
+	if r.Tunnel != nil {
+		writeTunnel(&b, r.Tunnel, r.Summary.Tunnel)
+	}
+
 	if len(r.Summary.Targets) > 0 {
 		fmt.Fprintf(&b, "\nTargets (ratios measured in this run)\n")
+		if r.Settings.Quick {
+			fmt.Fprintf(&b, "   This is a quick run, too short and noisy to judge targets: it shows each ratio next to its goal only.\n")
+		}
 		t := table(&b)
 		fmt.Fprintln(t, "   figure\tvalue\tgoal\tresult\t")
 		for _, tg := range r.Summary.Targets {
 			val, res := "null", "not measured"
 			if tg.Value != nil {
-				if tg.Name == "idle_conn_bytes" {
+				switch tg.Name {
+				case "idle_conn_bytes":
 					val = sizeName(int64(*tg.Value))
-				} else {
+				case "echo_allocs_per_round_trip":
+					val = fmt.Sprintf("%.3f", *tg.Value)
+				default:
 					val = fmt.Sprintf("%.3fx", *tg.Value)
 				}
 			}
-			if tg.Met != nil {
+			switch {
+			case tg.Met != nil:
 				res = map[bool]string{true: "met", false: "MISSED"}[*tg.Met]
-			} else if why, ok := r.Summary.NullReasons[tg.Name]; ok {
-				res = "null: " + why
+			case tg.Value != nil && tg.Why != "":
+				res = "not judged (quick run)"
+			case tg.Why != "":
+				res = "null: " + tg.Why
 			}
 			fmt.Fprintf(t, "   %s\t%s\t%s\t%s\t\n", tg.Name, val, tg.Goal, res)
 		}
@@ -178,18 +224,34 @@ func statusScope(rows []KEMResult, i int) string {
 func writeThroughput(b *strings.Builder, rows []ThroughputResult, withSize bool) {
 	t := table(b)
 	if withSize {
-		fmt.Fprintln(t, "   message\tprotocol\tMB/s\tvs TLS\tdetail\t")
+		fmt.Fprintln(t, "   message\tprotocol\tMB/s\tvs TLS\tallocs/Write\tdetail\t")
 	} else {
-		fmt.Fprintln(t, "   protocol\tMB/s\tvs TLS\tdetail\t")
+		fmt.Fprintln(t, "   protocol\tMB/s\tvs TLS\tallocs/Write\tdetail\t")
 	}
 	for _, x := range rows {
 		size := ""
 		if withSize {
 			size = sizeName(int64(x.MessageSize)) + "\t"
 		}
-		fmt.Fprintf(t, "   %s%s\t%s\t%s\t%s\t\n", size, x.Protocol, x.MBPerSec.format(1), ratioString(x.VsTLS), x.Detail)
+		fmt.Fprintf(t, "   %s%s\t%s\t%s\t%s\t%s\t\n", size, x.Protocol, x.MBPerSec.format(1), ratioString(x.VsTLS), allocString(x.AllocsPerWrite), x.Detail)
 	}
 	t.Flush()
+}
+
+// allocString prints allocations per operation, or "-".
+func allocString(s *Stat) string {
+	if s == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", s.Median)
+}
+
+// micros prints a time difference in µs with its sign, or "-".
+func micros(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%+.1f µs", *v)
 }
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
