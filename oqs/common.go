@@ -16,7 +16,7 @@ const MinLiboqsVersion = "0.15.0"
 var (
 	// ErrNotCompiled is returned by every call when the package was built
 	// without the "liboqs" build tag.
-	ErrNotCompiled = errors.New("oqs: liboqs is not compiled in: run 'make liboqs' and build with -tags liboqs")
+	ErrNotCompiled = errors.New("oqs: liboqs is not compiled in (the program was built without the liboqs build tag)")
 	// ErrVersion means the linked liboqs is older than MinLiboqsVersion.
 	ErrVersion = errors.New("oqs: liboqs is too old")
 	// ErrUnknownKEM means the name is not a KEM that the linked liboqs has

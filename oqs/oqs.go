@@ -76,7 +76,7 @@ func Init() error {
 			return
 		}
 		if !ok {
-			initErr = fmt.Errorf("%w: the linked liboqs is %q, this package needs %s or newer (for OQS_KEM_keypair_derand and OQS_KEM_encaps_derand): run 'make liboqs'", ErrVersion, version, MinLiboqsVersion)
+			initErr = fmt.Errorf("%w: the linked liboqs is %q, this package needs %s or newer (for OQS_KEM_keypair_derand and OQS_KEM_encaps_derand)", ErrVersion, version, MinLiboqsVersion)
 			return
 		}
 		n := int(C.OQS_KEM_alg_count())
