@@ -3,6 +3,7 @@ package kem
 import (
 	"crypto/ecdh"
 	"crypto/hpke"
+	"crypto/subtle"
 	"fmt"
 )
 
@@ -43,16 +44,28 @@ type xwingKeyExchanger struct{ k *xwingDecapsulationKey }
 
 var _ ecdh.KeyExchanger = xwingKeyExchanger{}
 
-func (e xwingKeyExchanger) PublicKey() *ecdh.PublicKey { return e.k.ek.x }
-func (e xwingKeyExchanger) Curve() ecdh.Curve          { return ecdh.X25519() }
+// PublicKey is pk_X, always 32 bytes, which crypto/ecdh takes as is.
+func (e xwingKeyExchanger) PublicKey() *ecdh.PublicKey {
+	pk, _ := ecdh.X25519().NewPublicKey(e.k.ek.pkX)
+	return pk
+}
 
-// ECDH is crypto/ecdh's, which refuses the all-zero result as crypto/hpke
+func (e xwingKeyExchanger) Curve() ecdh.Curve { return ecdh.X25519() }
+
+// ECDH refuses the all-zero result, as crypto/ecdh's does and crypto/hpke
 // expects.
 func (e xwingKeyExchanger) ECDH(remote *ecdh.PublicKey) ([]byte, error) {
+	if remote.Curve() != ecdh.X25519() {
+		return nil, fmt.Errorf("%s: X25519: the remote key is on %v", XWing, remote.Curve())
+	}
 	e.k.mu.RLock()
 	defer e.k.mu.RUnlock()
 	if e.k.destroyed {
 		return nil, fmt.Errorf("%s: %w", XWing, ErrDestroyed)
 	}
-	return e.k.x.ECDH(remote)
+	ss := x25519(&e.k.x, remote.Bytes())
+	if subtle.ConstantTimeCompare(ss, make([]byte, x25519Size)) == 1 {
+		return nil, fmt.Errorf("%s: X25519: the remote key is a low-order point (all-zero shared secret)", XWing)
+	}
+	return ss, nil
 }

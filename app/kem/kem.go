@@ -21,7 +21,7 @@
 // them to that against each other and against public vectors.
 //
 // X-Wing is built once, over the ML-KEM-768 Scheme of whichever backend is
-// asked for, with X25519 from crypto/ecdh: kem.Lookup("X-Wing", "liboqs")
+// asked for, with X25519 from circl's dh/x25519: kem.Lookup("X-Wing", "liboqs")
 // decapsulates its ML-KEM half with liboqs. Its sizes differ from ML-KEM's
 // (a 32-byte seed, 64 bytes of encapsulation randomness): take them from
 // Params, not from the ML-KEM constants below.

@@ -1,11 +1,12 @@
 package kem
 
 import (
-	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/sha3"
 	"fmt"
 	"sync"
+
+	circl25519 "github.com/cloudflare/circl/dh/x25519"
 )
 
 // X-Wing, the general-purpose hybrid of ML-KEM-768 and X25519 specified by
@@ -17,8 +18,8 @@ import (
 // It is written once, as a combinator over the ML-KEM-768 Scheme of any
 // backend (liboqs, circl or go): that Scheme does ML-KEM.KeyGen_internal,
 // the FIPS 203 modulus check, (derandomized) encapsulation and
-// decapsulation; X25519 comes from crypto/ecdh; SHAKE-256 and SHA3-256 from
-// crypto/sha3.
+// decapsulation; X25519 comes from circl's dh/x25519 (see x25519); SHAKE-256
+// and SHA3-256 from crypto/sha3.
 //
 // Keys are stored as the draft stores them (Section 5.1): the decapsulation
 // key is its 32-byte seed, the encapsulation key pk_M || pk_X (1216 bytes),
@@ -97,15 +98,29 @@ func xwingCombiner(ssM, ssX, ctX, pkX []byte) []byte {
 // reference code and in circl's kem/xwing, and the shared secret still
 // depends on ss_M and on ct_X and pk_X.
 //
-// crypto/ecdh performs the optional check: its ECDH returns an error instead
-// of the all-zero value, and that is the only error it returns for two
-// X25519 keys. x25519 gives back the value the check withheld.
-func x25519(k *ecdh.PrivateKey, u *ecdh.PublicKey) []byte {
-	ss, err := k.ECDH(u)
-	if err != nil {
-		return make([]byte, x25519Size)
-	}
-	return ss
+// X25519 is circl's dh/x25519 (github.com/cloudflare/circl), not
+// crypto/ecdh: a handshake does three X25519 key generations (ct_X of two
+// encapsulations, pk_X of the server's ephemeral key) and four X25519(k, u),
+// and circl's KeyGen, a fixed-base ladder over a precomputed table, takes
+// half the time of crypto/ecdh's NewPrivateKey, which runs the generic
+// ladder on the base point (and runs it for every private key, also one
+// used only for ECDH). circl's keys are arrays, which Destroy and
+// Encapsulate wipe; crypto/ecdh's cannot be wiped. circl's Shared reduces u
+// mod p and ignores its top bit (RFC 7748, Section 5), reports the all-zero
+// output as false, and returns that output all the same: x25519 passes it
+// on.
+func x25519(k *circl25519.Key, u []byte) []byte {
+	var pub, ss circl25519.Key
+	copy(pub[:], u)
+	circl25519.Shared(&ss, k, &pub)
+	return ss[:]
+}
+
+// x25519Base is X25519(k, 9), the public key of the private key k.
+func x25519Base(k *circl25519.Key) []byte {
+	var pub circl25519.Key
+	circl25519.KeyGen(&pub, k)
+	return pub[:]
 }
 
 type xwingScheme struct {
@@ -140,17 +155,9 @@ func (s *xwingScheme) NewDecapsulationKey(seed []byte) (DecapsulationKey, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", XWing, err)
 	}
-	x, err := ecdh.X25519().NewPrivateKey(expanded[64:])
-	if err != nil {
-		m.Destroy()
-		return nil, fmt.Errorf("%s: X25519: %w", XWing, err)
-	}
-	return &xwingDecapsulationKey{
-		seed: [xwingSeedSize]byte(seed),
-		m:    m,
-		x:    x,
-		ek:   newXWingEncapsulationKey(m.EncapsulationKey(), x.PublicKey()),
-	}, nil
+	k := &xwingDecapsulationKey{seed: [xwingSeedSize]byte(seed), m: m, x: circl25519.Key(expanded[64:])}
+	k.ek = &xwingEncapsulationKey{m: m.EncapsulationKey(), pkX: x25519Base(&k.x)}
+	return k, nil
 }
 
 // NewEncapsulationKey parses pk = pk_M || pk_X. pk_M gets the FIPS 203
@@ -165,24 +172,15 @@ func (s *xwingScheme) NewEncapsulationKey(ek []byte) (EncapsulationKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", XWing, err)
 	}
-	x, err := ecdh.X25519().NewPublicKey(ek[mlkem768EKSize:])
-	if err != nil {
-		return nil, fmt.Errorf("%s: X25519: %w", XWing, err)
-	}
-	return newXWingEncapsulationKey(m, x), nil
+	return &xwingEncapsulationKey{m: m, pkX: append([]byte(nil), ek[mlkem768EKSize:]...)}, nil
 }
 
 type xwingEncapsulationKey struct {
 	m   EncapsulationKey // pk_M, checked
-	x   *ecdh.PublicKey  // pk_X
-	pkX []byte           // pk_X's 32 bytes, for the combiner
+	pkX []byte           // pk_X, 32 bytes
 }
 
 var _ EncapsulationKey = (*xwingEncapsulationKey)(nil)
-
-func newXWingEncapsulationKey(m EncapsulationKey, x *ecdh.PublicKey) *xwingEncapsulationKey {
-	return &xwingEncapsulationKey{m: m, x: x, pkX: x.Bytes()}
-}
 
 func (k *xwingEncapsulationKey) Bytes() []byte {
 	return append(k.m.Bytes(), k.pkX...)
@@ -191,15 +189,14 @@ func (k *xwingEncapsulationKey) Bytes() []byte {
 // Encapsulate is Encapsulate (Section 5.4): a fresh ephemeral X25519 key
 // ek_X, and the backend's ML-KEM-768 encapsulation with its own fresh m.
 func (k *xwingEncapsulationKey) Encapsulate() (sharedKey, ciphertext []byte, err error) {
-	ekX, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: X25519: %w", XWing, err)
-	}
+	var ekX circl25519.Key
+	rand.Read(ekX[:])
+	defer clear(ekX[:])
 	ssM, ctM, err := k.m.Encapsulate()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", XWing, err)
 	}
-	return k.combine(ssM, ctM, ekX)
+	return k.combine(ssM, ctM, &ekX)
 }
 
 // EncapsulateDerand is EncapsulateDerand (Section 5.4.1): eseed[0:32] is
@@ -208,23 +205,21 @@ func (k *xwingEncapsulationKey) EncapsulateDerand(eseed []byte) (sharedKey, ciph
 	if err := checkLen(eseed, xwingEncapsSeedSize, ErrEncapsSeedSize, XWing); err != nil {
 		return nil, nil, err
 	}
-	ekX, err := ecdh.X25519().NewPrivateKey(eseed[32:])
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: X25519: %w", XWing, err)
-	}
+	ekX := circl25519.Key(eseed[32:])
+	defer clear(ekX[:])
 	ssM, ctM, err := k.m.EncapsulateDerand(eseed[:32])
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", XWing, err)
 	}
-	return k.combine(ssM, ctM, ekX)
+	return k.combine(ssM, ctM, &ekX)
 }
 
 // combine finishes an encapsulation: ct_X = X25519(ek_X, X25519_BASE),
 // ss_X = X25519(ek_X, pk_X), ss = Combiner(ss_M, ss_X, ct_X, pk_X) and
 // ct = ct_M || ct_X.
-func (k *xwingEncapsulationKey) combine(ssM, ctM []byte, ekX *ecdh.PrivateKey) (sharedKey, ciphertext []byte, err error) {
-	ctX := ekX.PublicKey().Bytes()
-	ssX := x25519(ekX, k.x)
+func (k *xwingEncapsulationKey) combine(ssM, ctM []byte, ekX *circl25519.Key) (sharedKey, ciphertext []byte, err error) {
+	ctX := x25519Base(ekX)
+	ssX := x25519(ekX, k.pkX)
 	sharedKey = xwingCombiner(ssM, ssX, ctX, k.pkX)
 	clear(ssM)
 	clear(ssX)
@@ -238,7 +233,7 @@ type xwingDecapsulationKey struct {
 	destroyed bool
 	seed      [xwingSeedSize]byte
 	m         DecapsulationKey // sk_M, held by the backend
-	x         *ecdh.PrivateKey // sk_X
+	x         circl25519.Key   // sk_X
 	ek        *xwingEncapsulationKey
 }
 
@@ -271,15 +266,11 @@ func (k *xwingDecapsulationKey) Decapsulate(ciphertext []byte) ([]byte, error) {
 		return nil, err
 	}
 	ctX := ciphertext[mlkem768CTSize:]
-	u, err := ecdh.X25519().NewPublicKey(ctX)
-	if err != nil {
-		return nil, fmt.Errorf("%s: X25519: %w", XWing, err)
-	}
 	ssM, err := k.m.Decapsulate(ciphertext[:mlkem768CTSize])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", XWing, err)
 	}
-	ssX := x25519(k.x, u)
+	ssX := x25519(&k.x, ctX)
 	ss := xwingCombiner(ssM, ssX, ctX, k.ek.pkX)
 	clear(ssM)
 	clear(ssX)
@@ -289,9 +280,7 @@ func (k *xwingDecapsulationKey) Decapsulate(ciphertext []byte) ([]byte, error) {
 // Destroy wipes both halves, once the Decapsulate calls under way are done:
 // the seed is overwritten with zeros; the ML-KEM-768 key is destroyed by its
 // backend (see the backend's Destroy: OQS_MEM_cleanse for liboqs); the
-// X25519 private key is set to its zero value, so that the scalar
-// crypto/ecdh holds is no longer reachable from k (crypto/ecdh offers no way
-// to overwrite it; the garbage collector frees it). Afterwards Bytes returns
+// X25519 private key is overwritten with zeros. Afterwards Bytes returns
 // nil and Decapsulate an error wrapping ErrDestroyed. Destroying twice, or a
 // nil key, does nothing.
 func (k *xwingDecapsulationKey) Destroy() {
@@ -306,6 +295,5 @@ func (k *xwingDecapsulationKey) Destroy() {
 	k.destroyed = true
 	clear(k.seed[:])
 	k.m.Destroy()
-	*k.x = ecdh.PrivateKey{}
-	k.x = nil
+	clear(k.x[:])
 }
