@@ -133,6 +133,13 @@ func (r *recordReader) room(k int) {
 		} else {
 			_, class := sizeClass(k)
 			size := min(max(class, k), max(2*len(r.buf), have+growChunk))
+			if size >= k {
+				// This buffer takes the rest of the frame: give it the
+				// class's size, so that it goes back to the pool and the
+				// next frame of this class borrows it instead of growing
+				// a buffer again (at most 1/classSteps more memory).
+				size = max(class, k)
+			}
 			b := make([]byte, size)
 			big = &b
 		}

@@ -1,9 +1,11 @@
 package session
 
 import (
+	"fmt"
 	"io"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kemtcp/kemtcp/app/frame"
@@ -63,6 +65,52 @@ func TestRecordReaderTruncation(t *testing.T) {
 			_, err = srv.Read(buf)
 			require.ErrorIs(t, err, frame.ErrTruncated)
 			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+// TestLargeRecordsFromAnotherProcess: a receiver of large records whose
+// sender is in another process (so that no Write of this process feeds the
+// buffer pool) allocates nothing per record once the first has arrived, with
+// the records coming in pieces as TCP delivers them. It allocated a buffer
+// per record when the reader grew one as the bytes arrived and the grown
+// buffer was not of a pooled size (records of 32 KiB, what io.Copy writes,
+// halved bulk throughput).
+func TestLargeRecordsFromAnotherProcess(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector: make test runs this without -race too")
+	}
+	for _, n := range []int{32 << 10, 64 << 10, readFromChunk} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			cli, srv, _, _ := memPair(t, 0)
+			const records = 3 + 1 + 50 // warm-up, AllocsPerRun's own first run, the runs
+			msg := randomBytes(n)
+			var stream []byte
+			for range records {
+				stream = appendRecord(stream, &cli.out.sealer, wire.RecordData, msg)
+			}
+			var chunks [][]byte
+			for len(stream) > 0 {
+				k := min(len(stream), 16<<10) // as a loopback TCP read returns them
+				chunks, stream = append(chunks, stream[:k]), stream[k:]
+			}
+			srv.conn = &chunkConn{chunks: chunks}
+			for getPooled(n+frame.HeaderSize+wire.RecordOverhead) != nil { // as in a process that never wrote one
+			}
+			got := make([]byte, n)
+			for range 3 {
+				_, err := io.ReadFull(srv, got)
+				require.NoError(t, err)
+				require.Equal(t, msg, got)
+			}
+			var rerr error
+			allocs := testing.AllocsPerRun(50, func() {
+				if _, err := io.ReadFull(srv, got); err != nil {
+					rerr = err
+				}
+			})
+			require.NoError(t, rerr)
+			assert.Zero(t, allocs, "allocations per %d-byte record read", n)
 		})
 	}
 }
