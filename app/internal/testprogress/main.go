@@ -82,7 +82,11 @@ func run(in io.Reader, out io.Writer, every time.Duration) int {
 		switch {
 		case e.Action == "output":
 			st.output[e.Test] = append(st.output[e.Test], e.Output)
-			if strings.Contains(e.Output, "SKIPPED") {
+			// A testscript file's lines are echoed as "> line" whether
+			// they run or not: "[!exec:curl] skip 'SKIPPED: ...'" is
+			// echoed where curl is installed too. A skip that happens
+			// prints its message as a line of its own.
+			if strings.Contains(e.Output, "SKIPPED") && !strings.HasPrefix(strings.TrimLeft(e.Output, " \t"), "> ") {
 				fmt.Fprint(out, "   "+strings.TrimLeft(e.Output, " "))
 			}
 		case e.Action == "fail" && e.Test != "":

@@ -9,12 +9,14 @@ import (
 )
 
 // TestRun: packages are reported as they finish, failing tests' output is
-// shown, SKIPPED lines pass through, and a failure makes the exit status 1.
+// shown, SKIPPED lines pass through (not a testscript file's echo of a
+// skip line, which may not have run), and a failure makes the exit status 1.
 func TestRun(t *testing.T) {
 	in := strings.Join([]string{
 		`{"Action":"start","Package":"a"}`,
 		`{"Action":"start","Package":"b"}`,
 		`{"Action":"output","Package":"a","Test":"TestX","Output":"    x_test.go:3: SKIPPED: liboqs tests\n"}`,
+		`{"Action":"output","Package":"a","Test":"TestScript/curl","Output":"        > [!exec:curl] skip 'SKIPPED: curl is not installed'\n"}`,
 		`{"Action":"output","Package":"b","Test":"TestBad","Output":"    bad_test.go:9: boom\n"}`,
 		`{"Action":"fail","Package":"b","Test":"TestBad"}`,
 		`{"Action":"output","Package":"b","Test":"TestGood","Output":"quiet\n"}`,
