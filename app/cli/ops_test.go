@@ -173,15 +173,15 @@ conn echo plain hello
 freeze nobody.out
 `, "freeze: no process id beside nobody.out"},
 		{"lb: a server the shipped file does not have", `
-[!exec:haproxy] skip
+[!exec:haproxy] skip 'SKIPPED: HAProxy is not installed (apt-get install haproxy): the lb command is not checked'
 lb start LB r1=127.0.0.1:1,127.0.0.1:2 r2=127.0.0.1:1,127.0.0.1:2 r3=127.0.0.1:1,127.0.0.1:2 r4=127.0.0.1:1,127.0.0.1:2
 `, "lb start: scripts/deploy/haproxy.cfg: no server r4 in backend replicas"},
 		{"lb: a server not given", `
-[!exec:haproxy] skip
+[!exec:haproxy] skip 'SKIPPED: HAProxy is not installed (apt-get install haproxy): the lb command is not checked'
 lb start LB r1=127.0.0.1:1,127.0.0.1:2
 `, "server r2: not given"},
 		{"lb: down, not up", `
-[!exec:haproxy] skip
+[!exec:haproxy] skip 'SKIPPED: HAProxy is not installed (apt-get install haproxy): the lb command is not checked'
 lb start LB r1=127.0.0.1:1,127.0.0.1:2 r2=127.0.0.1:1,127.0.0.1:2 r3=127.0.0.1:1,127.0.0.1:2
 lb wait LB DOWN r1 r2 r3
 lb wait LB UP r1
@@ -203,6 +203,7 @@ lb wait LB UP r1
 			start := time.Now()
 			testscript.RunT(&rt, p)
 			rt.wait()
+			rt.skipIfSkipped(t)
 			log := rt.log.String()
 			if tc.fails == "" {
 				assert.False(t, rt.failed, "the script failed:\n%s", log)

@@ -209,6 +209,7 @@ c7-m0
 			start := time.Now()
 			testscript.RunT(&rt, testscript.Params{Files: []string{file}, Setup: scriptParams("", nil).Setup, Cmds: scriptCmds})
 			rt.wait()
+			rt.skipIfSkipped(t)
 			log := rt.log.String()
 			if tc.fails == "" {
 				assert.False(t, rt.failed, "the script failed:\n%s", log)
@@ -221,16 +222,35 @@ c7-m0
 	}
 }
 
-// recordingT runs a script as testscript.T, recording whether it failed and
-// what it logged, instead of failing the test.
+// recordingT runs a script as testscript.T, recording whether it failed (or
+// skipped itself, and why) and what it logged, instead of failing the test.
 type recordingT struct {
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	failed bool
-	log    strings.Builder
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	failed  bool
+	skipped string
+	log     strings.Builder
 }
 
-func (t *recordingT) Skip(args ...any) { t.Log(args...); runtime.Goexit() }
+func (t *recordingT) Skip(args ...any) {
+	t.Log(args...)
+	t.mu.Lock()
+	t.skipped = strings.TrimSpace(fmt.Sprintln(args...))
+	if t.skipped == "" {
+		t.skipped = "SKIPPED: the script skipped itself"
+	}
+	t.mu.Unlock()
+	runtime.Goexit()
+}
+
+// skipIfSkipped skips t, with the script's reason, if the script skipped
+// itself (an outside program it needs is missing): it neither passed nor
+// failed.
+func (t *recordingT) skipIfSkipped(tt *testing.T) {
+	if t.skipped != "" {
+		tt.Skip(t.skipped)
+	}
+}
 func (t *recordingT) Fatal(args ...any) {
 	t.Log(args...)
 	t.FailNow()

@@ -247,6 +247,7 @@ grep '^hello$' out
 			start := time.Now()
 			testscript.RunT(&rt, testscript.Params{Files: []string{file}, Setup: p.Setup, Cmds: p.Cmds, Condition: p.Condition})
 			rt.wait()
+			rt.skipIfSkipped(t)
 			log := rt.log.String()
 			if tc.fails == "" {
 				assert.False(t, rt.failed, "the script failed:\n%s", log)
