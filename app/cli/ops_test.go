@@ -2,14 +2,10 @@ package cli
 
 import (
 	"maps"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
-	"github.com/stretchr/testify/assert"
 )
 
 // TestOpsScripts runs the scripts of testdata/ops: kem-server replicas
@@ -188,30 +184,13 @@ lb wait LB UP r1
 `, "lb wait: UP r1: not within 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "script.txt")
-			if err := os.WriteFile(file, []byte(strings.TrimPrefix(tc.script, "\n")), 0o666); err != nil {
-				t.Fatal(err)
-			}
 			p := opsParams("", deploy)
-			p.Files = []string{file}
 			setup := p.Setup
 			p.Setup = func(env *testscript.Env) error {
 				env.Setenv("OPSWAIT", "1s")
 				return setup(env)
 			}
-			var rt recordingT
-			start := time.Now()
-			testscript.RunT(&rt, p)
-			rt.wait()
-			rt.skipIfSkipped(t)
-			log := rt.log.String()
-			if tc.fails == "" {
-				assert.False(t, rt.failed, "the script failed:\n%s", log)
-				return
-			}
-			assert.True(t, rt.failed, "the script passed:\n%s", log)
-			assert.Contains(t, log, tc.fails)
-			assert.Less(t, time.Since(start), waitTimeout/2, "it waited for nothing")
+			checkScript(t, p, tc.script, tc.fails)
 		})
 	}
 }

@@ -201,25 +201,35 @@ c7-m0
 `, "inorder: unexpected stream 7 in got"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "script.txt")
-			if err := os.WriteFile(file, []byte(strings.TrimPrefix(tc.script, "\n")), 0o666); err != nil {
-				t.Fatal(err)
-			}
-			var rt recordingT
-			start := time.Now()
-			testscript.RunT(&rt, testscript.Params{Files: []string{file}, Setup: scriptParams("", nil).Setup, Cmds: scriptCmds})
-			rt.wait()
-			rt.skipIfSkipped(t)
-			log := rt.log.String()
-			if tc.fails == "" {
-				assert.False(t, rt.failed, "the script failed:\n%s", log)
-				return
-			}
-			assert.True(t, rt.failed, "the script passed:\n%s", log)
-			assert.Contains(t, log, tc.fails)
-			assert.Less(t, time.Since(start), waitTimeout/2, "it waited for nothing")
+			checkScript(t, testscript.Params{Setup: scriptParams("", nil).Setup, Cmds: scriptCmds}, tc.script, tc.fails)
 		})
 	}
+}
+
+// checkScript runs script with p (its Files replaced) as a recordingT and
+// checks its outcome: it passes if fails is "", or else fails at once (not
+// after a wait) with a log that contains fails. A script that skips itself
+// skips t.
+func checkScript(t *testing.T, p testscript.Params, script, fails string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "script.txt")
+	if err := os.WriteFile(file, []byte(strings.TrimPrefix(script, "\n")), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	p.Files = []string{file}
+	var rt recordingT
+	start := time.Now()
+	testscript.RunT(&rt, p)
+	rt.wait()
+	rt.skipIfSkipped(t)
+	log := rt.log.String()
+	if fails == "" {
+		assert.False(t, rt.failed, "the script failed:\n%s", log)
+		return
+	}
+	assert.True(t, rt.failed, "the script passed:\n%s", log)
+	assert.Contains(t, log, fails)
+	assert.Less(t, time.Since(start), waitTimeout/2, "it waited for nothing")
 }
 
 // recordingT runs a script as testscript.T, recording whether it failed (or

@@ -5,14 +5,10 @@ import (
 	"maps"
 	"os"
 	"os/user"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
-	"github.com/stretchr/testify/assert"
 
 	"github.com/kemtcp/kemtcp/app/kem"
 )
@@ -238,24 +234,8 @@ grep '^hello$' out
 `, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "script.txt")
-			if err := os.WriteFile(file, []byte(strings.TrimPrefix(tc.script, "\n")), 0o666); err != nil {
-				t.Fatal(err)
-			}
 			p := tunnelParams("", nil)
-			var rt recordingT
-			start := time.Now()
-			testscript.RunT(&rt, testscript.Params{Files: []string{file}, Setup: p.Setup, Cmds: p.Cmds, Condition: p.Condition})
-			rt.wait()
-			rt.skipIfSkipped(t)
-			log := rt.log.String()
-			if tc.fails == "" {
-				assert.False(t, rt.failed, "the script failed:\n%s", log)
-				return
-			}
-			assert.True(t, rt.failed, "the script passed:\n%s", log)
-			assert.Contains(t, log, tc.fails)
-			assert.Less(t, time.Since(start), waitTimeout/2, "it waited for nothing")
+			checkScript(t, testscript.Params{Setup: p.Setup, Cmds: p.Cmds, Condition: p.Condition}, tc.script, tc.fails)
 		})
 	}
 }
