@@ -1,7 +1,9 @@
 package session
 
 import (
+	"bytes"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -94,4 +96,58 @@ func TestReadFromVersion1Limit(t *testing.T) {
 	require.NoError(t, err, "CLOSE came with the second record")
 	require.Equal(t, msg+msg, string(got))
 	assert.Equal(t, int64(len(got)), n, "ReadFrom counts the bytes it sealed and sent, as Write does")
+}
+
+// noWriterTo hides a reader's WriteTo, so that io.Copy to a Conn takes
+// the Conn's ReadFrom.
+type noWriterTo struct{ io.Reader }
+
+// TestReadFromLargeAcrossKeyUpdates: ReadFrom on a source that fills every
+// read moves to its large buffer, seals each record in place there, and
+// seals the key updates that fall due (by record count, and by AES block
+// count) in the room before it: the peer gets every byte in order. Each
+// update falls exactly at its limit, where a sender that left no room for
+// it would write it over the record's body.
+//
+// Equivalent mutants (a record placed from the buffer's start when no update is due is moved there whole, then sealed: the bytes sent are the same):
+// copy.go:131 `c.version >= wire.Version2 && (...)` to `||`; copy.go:131 `s.Blocks+wire.Blocks(n) > lim.UpdateAtBlocks` to `>=`.
+func TestReadFromLargeAcrossKeyUpdates(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		records uint64 // UpdateAtRecords
+		blocks  uint64 // UpdateAtBlocks
+	}{
+		{"by records", 3, wire.DefaultLimits.UpdateAtBlocks},
+		{"by blocks", wire.DefaultLimits.UpdateAtRecords, 3 * wire.Blocks(readFromChunk)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, cli := pipeSessions(t)
+			cli.set.limits.UpdateAtRecords = tc.records
+			cli.set.limits.UpdateAtBlocks = tc.blocks
+			data := randomBytes(4 << 20)
+			got := make(chan []byte, 1)
+			go func() {
+				b, _ := io.ReadAll(srv)
+				got <- b
+			}()
+			n, err := io.Copy(cli, noWriterTo{bytes.NewReader(data)})
+			require.NoError(t, err)
+			require.Equal(t, int64(len(data)), n)
+			require.NoError(t, cli.CloseWrite())
+			assert.True(t, bytes.Equal(data, <-got), "the peer got other bytes")
+			cs := cli.ConnectionState()
+			assert.GreaterOrEqual(t, cs.KeyUpdatesSent, uint64(4), "key updates sent")
+			assert.Equal(t, cs.KeyUpdatesSent, srv.ConnectionState().KeyUpdatesReceived)
+		})
+	}
+}
+
+// TestRefuseWriteFails: Refuse on a connection it cannot write to says so.
+func TestRefuseWriteFails(t *testing.T) {
+	a, b := net.Pipe()
+	b.Close()
+	err := Refuse(a, RefusedFull)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "session: refuse: ")
+	assert.ErrorIs(t, err, io.ErrClosedPipe)
 }
