@@ -234,13 +234,16 @@ func authorizedKeyBytes(p kem.Params, b []byte) ([]byte, error) {
 		}
 		return b, nil
 	}
+	neither := fmt.Sprintf("the %s key is %d bytes: neither a raw encapsulation key (%d bytes) nor a SubjectPublicKeyInfo (DER SEQUENCE)",
+		p.Name, len(b), p.EncapsulationKeySize)
 	if len(b) == 0 || b[0] != 0x30 {
-		return nil, fmt.Errorf("the %s key is %d bytes: neither a raw encapsulation key (%d bytes) nor a SubjectPublicKeyInfo (DER SEQUENCE)",
-			p.Name, len(b), p.EncapsulationKeySize)
+		return nil, errors.New(neither)
 	}
 	alg, ek, err := ParsePublicKeyDER(b)
 	if err != nil {
-		return nil, err
+		// Also a raw key of another size that happens to start with
+		// 0x30: say both readings, as for any other first byte.
+		return nil, fmt.Errorf("%s: %w", neither, err)
 	}
 	if alg != p.Name {
 		return nil, fmt.Errorf("the key is an %s SubjectPublicKeyInfo, but the line says %s", alg, p.Name)

@@ -393,6 +393,9 @@ func TestXWingAuthorizedKeys(t *testing.T) {
 			"the key is an X-Wing SubjectPublicKeyInfo, but the line says ML-KEM-768"},
 		{"ML-KEM key on an X-Wing line", "X-Wing " + b64(m.ek),
 			"the X-Wing key is 1184 bytes: neither a raw encapsulation key (1216 bytes) nor a SubjectPublicKeyInfo"},
+		// One random key in 256 starts with 0x30, as DER does: the same words.
+		{"ML-KEM key starting like DER on an X-Wing line", "X-Wing " + b64(append([]byte{0x30}, m.ek[1:]...)),
+			"the X-Wing key is 1184 bytes: neither a raw encapsulation key (1216 bytes) nor a SubjectPublicKeyInfo (DER SEQUENCE): "},
 		{"raw key not reduced", "X-Wing " + b64(notReducedEK(x.ek)), "the X-Wing key fails its check"},
 		{"duplicate in the other form", "X-Wing " + b64(x.ek), "the same X-Wing key " + x.fp + " as line 1"},
 	} {
