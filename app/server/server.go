@@ -296,15 +296,23 @@ func (s *Server) refuse(c *conn, reason session.RefusalReason) {
 func (s *Server) shutdown(set *connSet, endConns context.CancelFunc) {
 	done := make(chan struct{})
 	go func() { set.wg.Wait(); close(done) }()
-	set.mu.Lock()
-	n := len(set.conns)
-	set.mu.Unlock()
-	if n > 0 {
-		s.log.Info(fmt.Sprintf("Shutting down: waiting up to %v for %d connection%s to finish%s.", s.cfg.Grace, n, plural(n), s.cfg.ShutdownNote), "connections", n, "grace", s.cfg.Grace)
+	grace := time.NewTimer(s.cfg.Grace)
+	defer grace.Stop()
+	// Connections already ending (their peer has just said goodbye) are
+	// given a moment, so that the line announces only those still in use.
+	select {
+	case <-done:
+	case <-time.After(min(announceAfter, s.cfg.Grace)):
+		set.mu.Lock()
+		n := len(set.conns)
+		set.mu.Unlock()
+		if n > 0 {
+			s.log.Info(fmt.Sprintf("Shutting down: waiting up to %v for %d connection%s to finish%s.", s.cfg.Grace, n, plural(n), s.cfg.ShutdownNote), "connections", n, "grace", s.cfg.Grace)
+		}
 	}
 	select {
 	case <-done:
-	case <-time.After(s.cfg.Grace):
+	case <-grace.C:
 		set.mu.Lock()
 		left := len(set.conns)
 		for c := range set.conns {
@@ -319,6 +327,10 @@ func (s *Server) shutdown(set *connSet, endConns context.CancelFunc) {
 	}
 	s.log.Info("Server shutting down.")
 }
+
+// announceAfter is how long a shutdown waits for the connections that are
+// ending anyway before it says how many it waits for.
+const announceAfter = 200 * time.Millisecond
 
 func plural(n int) string {
 	if n == 1 {
