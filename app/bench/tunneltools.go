@@ -256,11 +256,22 @@ func (t *kemtcpTool) setup(env *tunnelEnv) (string, error) {
 }
 
 func (t *kemtcpTool) start(env *tunnelEnv, target string) (*tunnel, error) {
+	return startEnds(func(exit int) (*proc, error) {
+		return env.start("kem-server", t.server, "-addr", loopbackAddr(exit), "-key", t.keyFile, "-backend", t.backend, "-forward", target)
+	}, func(entry, exit int) (*proc, error) {
+		return env.start("kem-client", t.client, "-addr", loopbackAddr(exit), "-alg", t.alg, "-backend", t.backend, "-pin", t.pin, "-listen", loopbackAddr(entry))
+	})
+}
+
+// startEnds starts a tunnel's two ends: the server end on a free port
+// (exit), and once it listens, the client end on another (entry),
+// forwarding to exit; the tunnel is ready once that listens too.
+func startEnds(server func(exit int) (*proc, error), client func(entry, exit int) (*proc, error)) (*tunnel, error) {
 	exit, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	srv, err := env.start("kem-server", t.server, "-addr", loopbackAddr(exit), "-key", t.keyFile, "-backend", t.backend, "-forward", target)
+	srv, err := server(exit)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +282,7 @@ func (t *kemtcpTool) start(env *tunnelEnv, target string) (*tunnel, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := env.start("kem-client", t.client, "-addr", loopbackAddr(exit), "-alg", t.alg, "-backend", t.backend, "-pin", t.pin, "-listen", loopbackAddr(entry))
+	cl, err := client(entry, exit)
 	if err != nil {
 		return nil, err
 	}
@@ -376,37 +387,19 @@ ciphersuites = TLS_AES_256_GCM_SHA384
 func (t *stunnelTool) start(env *tunnelEnv, target string) (*tunnel, error) {
 	t.n++
 	service := fmt.Sprintf("tunnel%d", t.n)
-	exit, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	srvConf := env.path(service + "-server.conf")
-	if err := os.WriteFile(srvConf, fmt.Appendf(nil, stunnelServerConf, service, exit, target, t.cert, t.key), 0o600); err != nil {
-		return nil, err
-	}
-	srv, err := env.start("stunnel (server)", t.path, srvConf)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitListening(exit, srv); err != nil {
-		return nil, err
-	}
-	entry, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	clConf := env.path(service + "-client.conf")
-	if err := os.WriteFile(clConf, fmt.Appendf(nil, stunnelClientConf, service, entry, exit, t.cert), 0o600); err != nil {
-		return nil, err
-	}
-	cl, err := env.start("stunnel (client)", t.path, clConf)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitListening(entry, cl, srv); err != nil {
-		return nil, err
-	}
-	return &tunnel{entry: loopbackAddr(entry), cpuRoots: []int{srv.pid(), cl.pid()}}, nil
+	return startEnds(func(exit int) (*proc, error) {
+		srvConf := env.path(service + "-server.conf")
+		if err := os.WriteFile(srvConf, fmt.Appendf(nil, stunnelServerConf, service, exit, target, t.cert, t.key), 0o600); err != nil {
+			return nil, err
+		}
+		return env.start("stunnel (server)", t.path, srvConf)
+	}, func(entry, exit int) (*proc, error) {
+		clConf := env.path(service + "-client.conf")
+		if err := os.WriteFile(clConf, fmt.Appendf(nil, stunnelClientConf, service, entry, exit, t.cert), 0o600); err != nil {
+			return nil, err
+		}
+		return env.start("stunnel (client)", t.path, clConf)
+	})
 }
 
 // spipedTool is spiped with a 32-byte key file, in its default mode (a
@@ -436,29 +429,11 @@ func (t *spipedTool) start(env *tunnelEnv, target string) (*tunnel, error) {
 		return nil, fmt.Errorf("spiped: target %q is not host:port", target)
 	}
 	bracket := func(h string, p any) string { return fmt.Sprintf("[%s]:%v", h, p) }
-	exit, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	srv, err := env.start("spiped -d", t.path, "-d", "-F", "-s", bracket("127.0.0.1", exit), "-t", bracket(host, port), "-k", t.key)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitListening(exit, srv); err != nil {
-		return nil, err
-	}
-	entry, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cl, err := env.start("spiped -e", t.path, "-e", "-F", "-s", bracket("127.0.0.1", entry), "-t", bracket("127.0.0.1", exit), "-k", t.key)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitListening(entry, cl, srv); err != nil {
-		return nil, err
-	}
-	return &tunnel{entry: loopbackAddr(entry), cpuRoots: []int{srv.pid(), cl.pid()}}, nil
+	return startEnds(func(exit int) (*proc, error) {
+		return env.start("spiped -d", t.path, "-d", "-F", "-s", bracket("127.0.0.1", exit), "-t", bracket(host, port), "-k", t.key)
+	}, func(entry, exit int) (*proc, error) {
+		return env.start("spiped -e", t.path, "-e", "-F", "-s", bracket("127.0.0.1", entry), "-t", bracket("127.0.0.1", exit), "-k", t.key)
+	})
 }
 
 // sshTool is ssh -L to a private sshd, with sntrup761x25519-sha512 and
